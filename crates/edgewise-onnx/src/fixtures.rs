@@ -1,0 +1,167 @@
+//! Small models with known behaviour, shared by the Rust, wasm and JS tests and the demo.
+//!
+//! Each function documents what the model computes, so a test can check its outputs against
+//! an independent formula.
+
+use edgewise_core::{DType, Dim};
+
+use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
+
+fn batch() -> Dim {
+    Dim::Symbolic("batch".into())
+}
+
+/// Weights of [`mlp`]: `w` is 4×3 row-major, `b` has 3 entries.
+pub const MLP_W: [f32; 12] = [
+    0.5, -1.0, 0.25, 1.5, 0.0, -0.5, -2.0, 1.0, 0.75, 0.1, 0.2, 0.3,
+];
+/// Bias of [`mlp`].
+pub const MLP_B: [f32; 3] = [0.1, -0.2, 0.05];
+
+/// `y = relu(x · W + b)`: input `x` float32[batch,4], output `y` float32[batch,3].
+pub fn mlp() -> Vec<u8> {
+    let mut g = GraphBuilder::new("mlp", 17);
+    g.input("x", DType::F32, &[batch(), Dim::Fixed(4)]);
+    g.initializer(tensor_f32("w", &[4, 3], &MLP_W));
+    g.initializer(tensor_f32("b", &[3], &MLP_B));
+    g.node("MatMul", &["x", "w"], "xw", vec![]);
+    g.node("Add", &["xw", "b"], "z", vec![]);
+    g.node("Relu", &["z"], "y", vec![]);
+    g.output("y", DType::F32, &[batch(), Dim::Fixed(3)]);
+    g.to_bytes()
+}
+
+/// One input and one output per integer or boolean type, each a simple function:
+/// `i64_out = i64_in * 3`, `i32_out = i32_in + 7`, `u8_out = u8_in` cast to float32 / 2,
+/// `bool_out = not(bool_in)`, `f64_out = f64_in - 1`. All inputs are rank 1 of length `n`.
+pub fn dtypes() -> Vec<u8> {
+    let n = || Dim::Symbolic("n".into());
+    let mut g = GraphBuilder::new("dtypes", 17);
+    for (name, t) in [
+        ("i64_in", DType::I64),
+        ("i32_in", DType::I32),
+        ("u8_in", DType::U8),
+    ] {
+        g.input(name, t, &[n()]);
+    }
+    g.input("bool_in", DType::Bool, &[n()]);
+    g.input("f64_in", DType::F64, &[n()]);
+    g.initializer(tensor_i64("three", &[], &[3]));
+    g.node("Mul", &["i64_in", "three"], "i64_out", vec![]);
+    g.node(
+        "Constant",
+        &[],
+        "seven",
+        vec![("value", Attr::Tensor(int32_scalar("seven_v", 7)))],
+    );
+    g.node("Add", &["i32_in", "seven"], "i32_out", vec![]);
+    g.node(
+        "Cast",
+        &["u8_in"],
+        "u8_f",
+        vec![("to", Attr::Int(DType::F32.onnx_code() as i64))],
+    );
+    g.initializer(tensor_f32("two", &[], &[2.0]));
+    g.node("Div", &["u8_f", "two"], "u8_out", vec![]);
+    g.node("Not", &["bool_in"], "bool_out", vec![]);
+    g.node(
+        "Constant",
+        &[],
+        "one",
+        vec![("value", Attr::Tensor(f64_scalar("one_v", 1.0)))],
+    );
+    g.node("Sub", &["f64_in", "one"], "f64_out", vec![]);
+    g.output("i64_out", DType::I64, &[n()]);
+    g.output("i32_out", DType::I32, &[n()]);
+    g.output("u8_out", DType::F32, &[n()]);
+    g.output("bool_out", DType::Bool, &[n()]);
+    g.output("f64_out", DType::F64, &[n()]);
+    g.to_bytes()
+}
+
+fn int32_scalar(name: &str, v: i32) -> crate::pb::TensorProto {
+    crate::pb::TensorProto {
+        name: name.into(),
+        data_type: DType::I32.onnx_code(),
+        int32_data: vec![v],
+        ..Default::default()
+    }
+}
+
+fn f64_scalar(name: &str, v: f64) -> crate::pb::TensorProto {
+    crate::pb::TensorProto {
+        name: name.into(),
+        data_type: DType::F64.onnx_code(),
+        double_data: vec![v],
+        ..Default::default()
+    }
+}
+
+/// `sum = a + b` with `a` float32[batch,2] and `b` float32[batch,2]: two inputs sharing the
+/// symbolic `batch`.
+pub fn two_inputs() -> Vec<u8> {
+    let mut g = GraphBuilder::new("two_inputs", 17);
+    g.input("a", DType::F32, &[batch(), Dim::Fixed(2)]);
+    g.input("b", DType::F32, &[batch(), Dim::Fixed(2)]);
+    g.node("Add", &["a", "b"], "sum", vec![]);
+    g.output("sum", DType::F32, &[batch(), Dim::Fixed(2)]);
+    g.to_bytes()
+}
+
+/// A valid model whose middle node is `com.example.FancyOp`, which no runtime knows.
+pub fn unsupported_op() -> Vec<u8> {
+    let mut g = GraphBuilder::new("unsupported", 17);
+    g.import("com.example", 1);
+    g.input("x", DType::F32, &[Dim::Fixed(2)]);
+    g.node("Relu", &["x"], "r", vec![]);
+    g.node_in("com.example", "FancyOp", &["r"], &["f"], vec![]);
+    g.node("Neg", &["f"], "y", vec![]);
+    g.output("y", DType::F32, &[Dim::Fixed(2)]);
+    g.to_bytes()
+}
+
+/// Side of the demo image the Sobel model expects.
+pub const SOBEL_SIZE: usize = 64;
+
+/// Edge magnitude of a grayscale image: input `image` float32[batch,1,64,64] in [0,1],
+/// output `edges` float32[batch,1,64,64] = sqrt(gx² + gy²) / 4 with 3×3 Sobel kernels and
+/// zero padding, clipped to [0,1]. The demo gallery's first page runs it.
+pub fn sobel() -> Vec<u8> {
+    let s = SOBEL_SIZE;
+    let shape = [batch(), Dim::Fixed(1), Dim::Fixed(s), Dim::Fixed(s)];
+    let mut g = GraphBuilder::new("sobel", 17);
+    g.metadata("system", "sobel-demo");
+    g.metadata(
+        "description",
+        "Sobel edge magnitude of a 64x64 grayscale image",
+    );
+    g.input("image", DType::F32, &shape);
+    #[rustfmt::skip]
+    let kernels = [
+        -1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0,
+        -1.0, -2.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0,
+    ];
+    g.initializer(tensor_f32("sobel_kernels", &[2, 1, 3, 3], &kernels));
+    g.node(
+        "Conv",
+        &["image", "sobel_kernels"],
+        "gradients",
+        vec![("pads", Attr::Ints(vec![1; 4]))],
+    );
+    g.node("Mul", &["gradients", "gradients"], "squares", vec![]);
+    g.initializer(tensor_i64("channel_axis", &[1], &[1]));
+    g.node(
+        "ReduceSum",
+        &["squares", "channel_axis"],
+        "sum_sq",
+        vec![("keepdims", Attr::Int(1))],
+    );
+    g.node("Sqrt", &["sum_sq"], "magnitude", vec![]);
+    g.initializer(tensor_f32("quarter", &[], &[0.25]));
+    g.node("Mul", &["magnitude", "quarter"], "scaled", vec![]);
+    g.initializer(tensor_f32("zero", &[], &[0.0]));
+    g.initializer(tensor_f32("one", &[], &[1.0]));
+    g.node("Clip", &["scaled", "zero", "one"], "edges", vec![]);
+    g.output("edges", DType::F32, &shape);
+    g.to_bytes()
+}
