@@ -1,1 +1,98 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's only entry point.
+//!
+//! - `setup`: installs what is missing (wasm target, wasm-bindgen CLI, npm packages, Chromium,
+//!   chromedriver, lavapipe, the Python venv). Idempotent.
+//! - `build`: the npm package into `pkg/`.
+//! - `test`: every check, from formatting to headless-browser tests. CI runs exactly this.
+//! - `demo`: builds the package and serves the demo gallery on 127.0.0.1.
+//! - `bench`: edgewise against onnxruntime-web in one Node process; writes `bench/RESULTS.md`.
+//! - `conformance`: the ONNX backend test suite natively and in wasm; `--write` updates
+//!   `tests/conformance/RESULTS.md`.
+
+mod bench;
+mod build;
+mod cmd;
+mod conformance;
+mod serve;
+mod setup;
+mod test;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "edgewise's build, test, demo and bench tasks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what the other commands need (idempotent).
+    Setup,
+    /// Build the npm package into pkg/.
+    Build {
+        /// wasm-opt level: O3, O4, Os, Oz, or none.
+        #[arg(long, default_value = "O3")]
+        wasm_opt: String,
+    },
+    /// Run every test: Rust, wasm in Node and Chromium, hosts, browser, conformance.
+    Test,
+    /// Build the package and serve the demo gallery on 127.0.0.1.
+    Demo {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Benchmark against onnxruntime-web; writes bench/RESULTS.md.
+    Bench {
+        /// Timed runs per model (after warm-up).
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+    },
+    /// Run the ONNX backend conformance cases natively and in wasm.
+    Conformance {
+        /// Update the committed tests/conformance/RESULTS.md.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Setup => setup::setup(setup::Need::Everything),
+        Command::Build { wasm_opt } => {
+            setup::setup(setup::Need::Package)?;
+            build::build(&build::BuildOptions {
+                wasm_opt,
+                ..Default::default()
+            })
+        }
+        Command::Test => test::test(),
+        Command::Demo { port } => demo(port),
+        Command::Bench { runs } => bench::bench(runs),
+        Command::Conformance { write } => {
+            setup::setup(setup::Need::Everything)?;
+            build::build(&Default::default())?;
+            let mut steps = cmd::Steps::new();
+            let r = conformance::conformance(&mut steps, write);
+            steps.summary();
+            r
+        }
+    }
+}
+
+fn demo(port: u16) -> Result<()> {
+    setup::setup(setup::Need::Package)?;
+    build::build(&Default::default())?;
+    let (url, handle) = serve::start(port)?;
+    println!("\nedgewise demo gallery: {url}/www/\n(Ctrl-C to stop)");
+    handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("server thread panicked"))
+}

@@ -1,0 +1,172 @@
+//! Idempotent installation of everything the other commands need.
+//!
+//! Each `ensure_*` checks first and installs only what is missing, so running it again is
+//! cheap. Nothing is skipped silently: when something is missing and cannot be installed
+//! (no root for apt, say) the command fails and says what to run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::{Cmd, have, root};
+
+/// What a command needs installed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Build the npm package: wasm target, wasm-bindgen CLI, npm packages (wasm-opt).
+    Package,
+    /// Everything `test` and `bench` use: also Chromium, chromedriver, lavapipe, the venv.
+    Everything,
+}
+
+pub fn setup(need: Need) -> Result<()> {
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    ensure_node_modules()?;
+    if need == Need::Everything {
+        ensure_system_packages()?;
+        ensure_venv()?;
+    }
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Cmd::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()?;
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        return Ok(());
+    }
+    Cmd::new("rustup")
+        .args(["target", "add", "wasm32-unknown-unknown"])
+        .run_quiet("rustup")?;
+    Ok(())
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock; the CLI must match it exactly.
+pub fn wasm_bindgen_version() -> Result<String> {
+    let lock = fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+fn ensure_wasm_bindgen() -> Result<()> {
+    let want = wasm_bindgen_version()?;
+    let have_version = Cmd::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .unwrap_or_default();
+    let runner = Cmd::new("wasm-bindgen-test-runner")
+        .arg("--version")
+        .output()
+        .unwrap_or_default();
+    if have_version.split_whitespace().nth(1) == Some(want.as_str()) && runner.contains(&want) {
+        return Ok(());
+    }
+    println!("  installing wasm-bindgen-cli {want} (matches the crate; takes a few minutes once)");
+    Cmd::new("cargo")
+        .args(["install", "wasm-bindgen-cli", "--version", &want, "--force"])
+        .run_quiet("cargo install wasm-bindgen-cli")?;
+    Ok(())
+}
+
+fn ensure_node_modules() -> Result<()> {
+    let root = root();
+    let stamp = root.join("node_modules/.package-lock.json");
+    let lock = root.join("package-lock.json");
+    let fresh = match (fs::metadata(&stamp), fs::metadata(&lock)) {
+        (Ok(s), Ok(l)) => s.modified()? >= l.modified()?,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    Cmd::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .run_quiet("npm ci")?;
+    Ok(())
+}
+
+const APT_PACKAGES: [(&str, &str); 3] = [
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    (
+        "mesa-vulkan-drivers",
+        "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+    ),
+];
+
+fn ensure_system_packages() -> Result<()> {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Cmd::new("id")
+        .arg("-u")
+        .output()
+        .map(|s| s.trim() == "0")
+        .unwrap_or(false);
+    if !is_root || !have("apt-get") {
+        bail!(
+            "missing system packages {missing:?}; install them with: sudo apt-get install -y {}",
+            missing.join(" ")
+        );
+    }
+    Cmd::new("apt-get")
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run_quiet("apt-get update")?;
+    Cmd::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run_quiet("apt-get install")?;
+    Ok(())
+}
+
+/// The Python interpreter of the project's venv.
+pub fn python() -> PathBuf {
+    root().join(".venv/bin/python")
+}
+
+fn ensure_venv() -> Result<()> {
+    let root = root();
+    let req = root.join("tests/requirements.txt");
+    let wanted = fs::read_to_string(&req)?;
+    let stamp = root.join(".venv/.requirements");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python().exists() {
+        return Ok(());
+    }
+    if !python().exists() {
+        Cmd::new("python3")
+            .args(["-m", "venv", ".venv"])
+            .run_quiet("python venv")?;
+    }
+    Cmd::new(python().display().to_string())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            "tests/requirements.txt",
+        ])
+        .run_quiet("pip install")?;
+    fs::write(stamp, wanted)?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `cargo xtask test`: everything, in the order that fails fastest.
+
+use anyhow::Result;
+
+use crate::cmd::{Cmd, Steps, root};
+use crate::{build, conformance, serve, setup};
+
+/// Where the JS tests find the fixture models.
+pub const FIXTURES: &str = "target/fixtures";
+
+/// Chromium flags shared by every browser test: headless WebGPU on SwiftShader, and no
+/// traffic to the outside.
+pub const CHROMIUM_ARGS: [&str; 7] = [
+    "--headless=new",
+    "--no-sandbox",
+    "--enable-unsafe-webgpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+];
+
+fn wasm_tests(browser: bool) -> Result<()> {
+    let mut c = Cmd::new("cargo").args([
+        "test",
+        "-p",
+        "edgewise-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm",
+    ]);
+    if browser {
+        let caps = serde_json::json!({ "goog:chromeOptions": { "args": CHROMIUM_ARGS, "binary": "/usr/bin/chromium" } });
+        let path = root().join("target/webdriver.json");
+        std::fs::create_dir_all(root().join("target"))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&caps)?)?;
+        c = c
+            .env("WASM_BINDGEN_USE_BROWSER", "1")
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                path.display().to_string(),
+            );
+    }
+    c.run()
+}
+
+pub fn test() -> Result<()> {
+    let mut steps = Steps::new();
+    let result = run_all(&mut steps);
+    steps.summary();
+    result
+}
+
+fn run_all(steps: &mut Steps) -> Result<()> {
+    steps.step("setup", || setup::setup(setup::Need::Everything))?;
+    steps.step("format", || {
+        Cmd::new("cargo").args(["fmt", "--all", "--check"]).run()
+    })?;
+    steps.step("clippy", || {
+        Cmd::new("cargo")
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .run_quiet("clippy")
+            .map(drop)
+    })?;
+    steps.step("Rust tests (native)", || {
+        Cmd::new("cargo").args(["test", "--workspace"]).run()
+    })?;
+    steps.step("wasm-bindgen tests in Node", || wasm_tests(false))?;
+    steps.step("wasm-bindgen tests in headless Chromium", || {
+        wasm_tests(true)
+    })?;
+    steps.step(
+        "build the npm package",
+        || build::build(&Default::default()),
+    )?;
+    steps.step("write fixture models", || {
+        Cmd::new("cargo")
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "edgewise-onnx",
+                "--bin",
+                "write-fixtures",
+                "--",
+                FIXTURES,
+            ])
+            .run_quiet("write-fixtures")
+            .map(drop)
+    })?;
+    steps.step("host: Node", || {
+        Cmd::new("node").args(["--test", "tests/node/"]).run()
+    })?;
+    steps.step("host: Deno", || {
+        Cmd::new(root().join("node_modules/.bin/deno").display().to_string())
+            .args([
+                "test",
+                "--allow-read",
+                "--allow-env",
+                "--no-prompt",
+                "tests/deno/",
+            ])
+            .run()
+    })?;
+    steps.step("host: Vite bundle", build_vite_app)?;
+    let (base, _server) = serve::start(0)?;
+    steps.step(
+        "browser: page, worker, Vite bundle and demo in headless Chromium",
+        || {
+            Cmd::new("node")
+                .args(["--test", "--test-concurrency=1", "tests/browser/"])
+                .env("EDGEWISE_BASE_URL", &base)
+                .env("EDGEWISE_CHROMIUM_ARGS", CHROMIUM_ARGS.join(" "))
+                .run()
+        },
+    )?;
+    conformance::conformance(steps, false)?;
+    Ok(())
+}
+
+/// Packs the package as npm would publish it, installs the tarball into a Vite app, and
+/// bundles the app with Vite into tests/artifacts/vite-dist (the browser tests load it).
+fn build_vite_app() -> Result<()> {
+    let root = root();
+    let app = root.join("tests/artifacts/vite-app");
+    let _ = std::fs::remove_dir_all(&app);
+    std::fs::create_dir_all(app.join("node_modules/edgewise"))?;
+    copy_dir(&root.join("tests/hosts/vite"), &app)?;
+    let out = Cmd::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(app.display().to_string())
+        .output()?;
+    let tarball = app.join(out.trim().lines().last().unwrap_or_default());
+    Cmd::new("tar")
+        .args(["-xzf"])
+        .arg(tarball.display().to_string())
+        .args(["-C", "node_modules/edgewise", "--strip-components=1"])
+        .dir(&app)
+        .run()?;
+    Cmd::new(root.join("node_modules/.bin/vite").display().to_string())
+        .args(["build", "--logLevel", "warn", "--outDir"])
+        .arg(root.join("tests/artifacts/vite-dist").display().to_string())
+        .args(["--emptyOutDir", "--base", "./"])
+        .dir(&app)
+        .run()
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
