@@ -7,6 +7,18 @@ use edgewise_core::{DType, Dim};
 
 use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
 
+/// A function writing one fixture model.
+pub type Fixture = fn() -> Vec<u8>;
+
+/// Every fixture, by the file name (without `.onnx`) the JS tests load it from.
+pub const ALL: [(&str, Fixture); 5] = [
+    ("mlp", mlp),
+    ("dtypes", dtypes),
+    ("two_inputs", two_inputs),
+    ("unsupported_op", unsupported_op),
+    ("sobel", sobel),
+];
+
 fn batch() -> Dim {
     Dim::Symbolic("batch".into())
 }
@@ -52,7 +64,7 @@ pub fn dtypes() -> Vec<u8> {
         "Constant",
         &[],
         "seven",
-        vec![("value", Attr::Tensor(int32_scalar("seven_v", 7)))],
+        vec![("value", Attr::Tensor(Box::new(int32_scalar("seven_v", 7))))],
     );
     g.node("Add", &["i32_in", "seven"], "i32_out", vec![]);
     g.node(
@@ -68,7 +80,7 @@ pub fn dtypes() -> Vec<u8> {
         "Constant",
         &[],
         "one",
-        vec![("value", Attr::Tensor(f64_scalar("one_v", 1.0)))],
+        vec![("value", Attr::Tensor(Box::new(f64_scalar("one_v", 1.0))))],
     );
     g.node("Sub", &["f64_in", "one"], "f64_out", vec![]);
     g.output("i64_out", DType::I64, &[n()]);

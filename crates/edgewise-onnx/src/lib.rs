@@ -31,7 +31,7 @@ pub enum Attr {
     /// `STRING`
     Str(String),
     /// `TENSOR`
-    Tensor(TensorProto),
+    Tensor(Box<TensorProto>),
 }
 
 /// Builds one ONNX graph and wraps it in a model.
@@ -125,7 +125,7 @@ fn attribute(name: &str, value: Attr) -> AttributeProto {
             AttributeType::String
         }
         Attr::Tensor(t) => {
-            a.t = Some(t);
+            a.t = Some(*t);
             AttributeType::Tensor
         }
     };

@@ -14,14 +14,7 @@ fn main() -> std::io::Result<()> {
         std::process::exit(2);
     };
     std::fs::create_dir_all(&dir)?;
-    let all: [(&str, fn() -> Vec<u8>); 5] = [
-        ("mlp", fixtures::mlp),
-        ("dtypes", fixtures::dtypes),
-        ("two_inputs", fixtures::two_inputs),
-        ("unsupported_op", fixtures::unsupported_op),
-        ("sobel", fixtures::sobel),
-    ];
-    for (name, make) in all {
+    for (name, make) in fixtures::ALL {
         std::fs::write(dir.join(format!("{name}.onnx")), make())?;
     }
     if let Some(i) = args.iter().position(|a| a == "--demo") {
