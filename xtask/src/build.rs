@@ -94,7 +94,7 @@ pub fn build(opts: &BuildOptions) -> Result<()> {
     let mut h = DefaultHasher::new();
     (bytes, &opts.wasm_opt, crate::setup::wasm_bindgen_version()?).hash(&mut h);
     let stamp = format!("{:016x}", h.finish());
-    let stamp_file = wasm_dir.join(".stamp");
+    let stamp_file = root().join("target/pkg-wasm.stamp");
     let module = wasm_dir.join("edgewise_bg.wasm");
     if fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) || !module.exists() {
         let _ = fs::remove_dir_all(&wasm_dir);
@@ -115,8 +115,10 @@ pub fn build(opts: &BuildOptions) -> Result<()> {
         fs::write(&stamp_file, stamp)?;
     }
     let js = root().join("crates/edgewise-wasm/js");
+    let version = env!("CARGO_PKG_VERSION");
     for f in ["index.js", "index.d.ts"] {
-        fs::copy(js.join(f), pkg.join(f)).with_context(|| format!("copying {f}"))?;
+        let text = fs::read_to_string(js.join(f)).with_context(|| format!("reading {f}"))?;
+        fs::write(pkg.join(f), text.replace("__EDGEWISE_VERSION__", version))?;
     }
     let size = fs::metadata(&module)?.len();
     println!("  pkg/wasm/edgewise_bg.wasm: {:.2} MB", size as f64 / 1e6);

@@ -121,7 +121,8 @@ export declare function init(
 
 /** Runtime facts. */
 export declare const env: {
-  readonly versions: { readonly edgewise: string | undefined };
+  /** `edgewise`: the package; `wasm`: the crates in the module, once it is loaded. */
+  readonly versions: { readonly edgewise: string; readonly wasm: string | undefined };
   /** Bytes of wasm linear memory the instance holds. */
   readonly wasmMemoryBytes: number;
 };

@@ -35,12 +35,19 @@ function fromFileSystem(url) {
   return url.protocol === 'file:';
 }
 
-async function readFile(pathOrUrl) {
+async function readFile(pathOrUrl, what) {
   // A computed specifier keeps bundlers from trying to pack a Node built-in into a page.
   const fsName = 'node:fs/promises';
   const fs = await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName);
-  return new Uint8Array(await fs.readFile(pathOrUrl));
+  try {
+    return new Uint8Array(await fs.readFile(pathOrUrl));
+  } catch (e) {
+    throw new Error(`could not read ${what} '${pathOrUrl}': ${e.message}`, { cause: e });
+  }
 }
+
+/** The package version, written in by the build. */
+const VERSION = '__EDGEWISE_VERSION__';
 
 let ready;
 let initialized = false;
@@ -55,7 +62,7 @@ export function init(moduleOrPath) {
     ready = (async () => {
       if (moduleOrPath !== undefined) return initWasm({ module_or_path: moduleOrPath });
       const url = new URL('./wasm/edgewise_bg.wasm', import.meta.url);
-      if (fromFileSystem(url)) return initWasm({ module_or_path: await readFile(url) });
+      if (fromFileSystem(url)) return initWasm({ module_or_path: await readFile(url, 'the edgewise wasm module') });
       return initWasm({ module_or_path: url });
     })();
     ready.then(
@@ -142,7 +149,7 @@ async function loadModelBytes(model) {
     } catch {
       url = undefined;
     }
-    if (url === undefined || url.protocol === 'file:') return readFile(url ?? model);
+    if (url === undefined || url.protocol === 'file:') return readFile(url ?? model, 'model');
     const response = await fetch(url);
     if (!response.ok) throw new Error(`could not fetch model ${url}: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
@@ -167,6 +174,14 @@ function checkProviders(options) {
   }
 }
 
+function freezeMetadata(list) {
+  for (const m of list) {
+    if (m.shape) Object.freeze(m.shape);
+    Object.freeze(m);
+  }
+  return Object.freeze(list);
+}
+
 /** A loaded model, shaped like onnxruntime-web's `InferenceSession`. */
 export class InferenceSession {
   #inner;
@@ -174,8 +189,8 @@ export class InferenceSession {
 
   constructor(inner) {
     this.#inner = inner;
-    this.inputMetadata = Object.freeze(inner.inputMetadata());
-    this.outputMetadata = Object.freeze(inner.outputMetadata());
+    this.inputMetadata = freezeMetadata(inner.inputMetadata());
+    this.outputMetadata = freezeMetadata(inner.outputMetadata());
     this.inputNames = Object.freeze(this.inputMetadata.map((m) => m.name));
     this.outputNames = Object.freeze(this.outputMetadata.map((m) => m.name));
   }
@@ -234,8 +249,9 @@ export class InferenceSession {
 
 /** Runtime facts: versions and the wasm instance's memory. */
 export const env = {
+  /** Versions of the package and, once loaded, of the crates inside the wasm module. */
   get versions() {
-    return { edgewise: initialized ? wasmVersion() : undefined };
+    return { edgewise: VERSION, wasm: initialized ? wasmVersion() : undefined };
   },
   /** Bytes of wasm linear memory in use by the instance (0 before init). */
   get wasmMemoryBytes() {

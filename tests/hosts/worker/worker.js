@@ -1,0 +1,56 @@
+// A module worker: imports the package as published (no bundler), runs the Sobel model on a
+// generated disc, checks that a bad feed rejects with an Error, and posts the outcome.
+import { InferenceSession, Tensor, env } from '/pkg/index.js';
+
+const SIZE = 64;
+
+/** A white disc of radius 20 centred in a black 64×64 image. */
+function discImage() {
+  const image = new Float32Array(SIZE * SIZE);
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      if ((x - 31.5) ** 2 + (y - 31.5) ** 2 <= 20 * 20) image[y * SIZE + x] = 1;
+    }
+  }
+  return image;
+}
+
+async function main() {
+  // A URL string: the package resolves it against the worker's location and fetches it.
+  const session = await InferenceSession.create('/onnx/sobel.onnx');
+  const image = discImage();
+  const feeds = { image: new Tensor('float32', image, [1, 1, SIZE, SIZE]) };
+  const start = performance.now();
+  const { edges } = await session.run(feeds);
+  const ms = performance.now() - start;
+
+  let badInput;
+  try {
+    await session.run({ image: new Tensor('float32', new Float32Array(32 * 32), [1, 1, 32, 32]) });
+    badInput = { rejected: false };
+  } catch (e) {
+    badInput = { rejected: true, isError: e instanceof Error, message: String(e?.message ?? e) };
+  }
+  // The session still works after the error and gives the same answer.
+  const again = await session.run(feeds);
+  const sameAgain = again.edges.data.every((v, i) => v === edges.data[i]);
+
+  return {
+    ok: true,
+    inWorker: typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope,
+    version: env.versions.edgewise,
+    type: edges.type,
+    dims: edges.dims,
+    edgePixels: edges.data.filter((v) => v > 0.5).length,
+    image: Array.from(image),
+    edges: Array.from(edges.data),
+    badInput,
+    sameAgain,
+    ms,
+  };
+}
+
+main().then(
+  (result) => postMessage(result),
+  (error) => postMessage({ ok: false, error: String(error?.stack ?? error) }),
+);
