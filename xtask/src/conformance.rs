@@ -1,9 +1,713 @@
-//! ONNX backend conformance (placeholder until implemented).
+//! ONNX backend conformance: the test cases shipped in the `onnx` wheel, run natively and in
+//! wasm, compared with their stored outputs, and summed up in a Markdown report.
+//!
+//! Stages (one step each):
+//! 1. `tests/conformance/export_cases.py` writes every case to `target/conformance/cases/`
+//!    as `case.json` plus raw tensors;
+//! 2. `edgewise-runtime`'s `conformance` example runs them natively → `native.json`;
+//! 3. `tests/conformance/run-wasm.mjs` runs them in Node through the npm package → `wasm.json`;
+//! 4. the report merges both into `target/conformance/RESULTS.md` and checks it: native and
+//!    wasm must pass the same cases, and no fewer than the committed
+//!    `tests/conformance/RESULTS.md` records (`--write` replaces that file).
 
-use anyhow::{Result, bail};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::cmd::Steps;
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 
-pub fn conformance(_steps: &mut Steps, _write: bool) -> Result<()> {
-    bail!("conformance is not implemented yet")
+use crate::cmd::{Cmd, Steps, root};
+use crate::setup;
+
+/// The committed report, relative to the repository root.
+pub const COMMITTED: &str = "tests/conformance/RESULTS.md";
+/// Where the cases, results and the fresh report go.
+const WORK: &str = "target/conformance";
+/// The suites, in report order (others found in the results follow).
+const SUITES: [&str; 4] = ["pytorch-converted", "pytorch-operator", "simple", "light"];
+/// The line of the report the checks read back: `Passing: N of M (native and wasm)`.
+const PASSING: &str = "Passing: ";
+/// Failure reasons longer than this are cut in the report's table.
+const REASON_CHARS: usize = 160;
+
+pub fn conformance(steps: &mut Steps, write: bool) -> Result<()> {
+    let root = root();
+    let work = root.join(WORK);
+    let cases = work.join("cases");
+    let (native, wasm) = (work.join("native.json"), work.join("wasm.json"));
+    steps.step("conformance: export the ONNX backend test cases", || {
+        Cmd::new(setup::python().display().to_string())
+            .args(["tests/conformance/export_cases.py", "--out"])
+            .arg(cases.display().to_string())
+            .run()
+    })?;
+    steps.step("conformance: run natively (edgewise-runtime)", || {
+        let _ = std::fs::remove_file(&native);
+        let lines = Cmd::new("cargo")
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "edgewise-runtime",
+                "--example",
+                "conformance",
+                "--",
+            ])
+            .arg(cases.display().to_string())
+            .arg(native.display().to_string())
+            .run_quiet("native cases")?;
+        print_last(&lines);
+        Ok(())
+    })?;
+    steps.step("conformance: run in wasm (Node, npm package)", || {
+        let _ = std::fs::remove_file(&wasm);
+        let lines = Cmd::new("node")
+            .arg("tests/conformance/run-wasm.mjs")
+            .arg(cases.display().to_string())
+            .arg(wasm.display().to_string())
+            .run_quiet("wasm cases")?;
+        print_last(&lines);
+        Ok(())
+    })?;
+    steps.step("conformance: report", || report(&root, write))
+}
+
+fn print_last(lines: &[String]) {
+    if let Some(last) = lines.iter().rev().find(|l| !l.trim().is_empty()) {
+        println!("  {last}");
+    }
+}
+
+/// One line of a runner's output file.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Outcome {
+    pub id: String,
+    pub pass: bool,
+    pub reason: Option<String>,
+}
+
+/// What `index.json` of the exported cases says about their source.
+#[derive(Debug, Default, Deserialize)]
+struct Source {
+    onnx_version: String,
+}
+
+/// One case with both results. `None`: the runner wrote no result for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub suite: String,
+    pub name: String,
+    pub native: Option<Outcome>,
+    pub wasm: Option<Outcome>,
+}
+
+impl Row {
+    fn native_pass(&self) -> bool {
+        self.native.as_ref().is_some_and(|o| o.pass)
+    }
+
+    fn wasm_pass(&self) -> bool {
+        self.wasm.as_ref().is_some_and(|o| o.pass)
+    }
+
+    /// `suite/name`, as the report writes it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.suite, self.name)
+    }
+}
+
+/// `suite__name` → (suite, name).
+fn split_id(id: &str) -> (String, String) {
+    match id.split_once("__") {
+        Some((suite, name)) => (suite.into(), name.into()),
+        None => (String::new(), id.into()),
+    }
+}
+
+fn suite_rank(suite: &str) -> usize {
+    SUITES
+        .iter()
+        .position(|s| *s == suite)
+        .unwrap_or(SUITES.len())
+}
+
+/// Joins both runners' results by case id, in report order (suite order, then name).
+pub fn merge(native: Vec<Outcome>, wasm: Vec<Outcome>) -> Vec<Row> {
+    let mut rows: BTreeMap<(usize, String, String), Row> = BTreeMap::new();
+    let sides = native
+        .into_iter()
+        .map(|o| (o, true))
+        .chain(wasm.into_iter().map(|o| (o, false)));
+    for (outcome, is_native) in sides {
+        let (suite, name) = split_id(&outcome.id);
+        let row = rows
+            .entry((suite_rank(&suite), suite.clone(), name.clone()))
+            .or_insert_with(|| Row {
+                suite,
+                name,
+                native: None,
+                wasm: None,
+            });
+        if is_native {
+            row.native = Some(outcome);
+        } else {
+            row.wasm = Some(outcome);
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// Per-suite counts: (suite, cases, native passes, wasm passes), then a total row.
+pub fn totals(rows: &[Row]) -> Vec<(String, usize, usize, usize)> {
+    let mut per: Vec<(String, usize, usize, usize)> = vec![];
+    for r in rows {
+        if per.last().is_none_or(|p| p.0 != r.suite) {
+            per.push((r.suite.clone(), 0, 0, 0));
+        }
+        let p = per.last_mut().expect("pushed");
+        p.1 += 1;
+        p.2 += usize::from(r.native_pass());
+        p.3 += usize::from(r.wasm_pass());
+    }
+    let all = per.iter().fold(("all".to_string(), 0, 0, 0), |a, p| {
+        (a.0, a.1 + p.1, a.2 + p.2, a.3 + p.3)
+    });
+    per.push(all);
+    per
+}
+
+/// Cases that pass on both sides.
+fn passing_both(rows: &[Row]) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|r| r.native_pass() && r.wasm_pass())
+        .map(Row::label)
+        .collect()
+}
+
+/// A failure sorted into a kind, for the summary table.
+pub fn kind(reason: &str) -> &'static str {
+    if reason.starts_with("not exported:") {
+        "value type edgewise does not carry (not exported)"
+    } else if reason.starts_with("load: unsupported operator") {
+        "unsupported operator"
+    } else if reason.starts_with("load:") {
+        "model rejected at load (typing, shapes, graph)"
+    } else if reason.starts_with("run:") {
+        "error while running"
+    } else if reason.starts_with("wasm trap") {
+        "wasm trap (panic or out of memory)"
+    } else if reason.starts_with("timed out") {
+        "timed out"
+    } else if reason.contains(": element type ") || reason.contains(": dims ") {
+        "output element type or dims differ"
+    } else if reason.contains(" elements differ") {
+        "output values outside tolerance"
+    } else {
+        "other"
+    }
+}
+
+fn reason_of(o: &Option<Outcome>) -> String {
+    match o {
+        None => "no result".into(),
+        Some(o) if o.pass => String::new(),
+        Some(o) => o.reason.clone().unwrap_or_else(|| "failed".into()),
+    }
+}
+
+/// Makes text safe inside a Markdown table cell and cuts it to `max` characters.
+pub fn cell(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut: String = if flat.chars().count() > max {
+        let mut s: String = flat.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    } else {
+        flat
+    };
+    let mut out = String::with_capacity(cut.len());
+    for c in cut.chars() {
+        match c {
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn mark(pass: bool) -> &'static str {
+    if pass { "✔" } else { "✘" }
+}
+
+/// The reason column: one reason when both sides fail alike, else each side's.
+fn reason_cell(r: &Row) -> String {
+    let (n, w) = (reason_of(&r.native), reason_of(&r.wasm));
+    let text = match (r.native_pass(), r.wasm_pass()) {
+        (true, true) => String::new(),
+        (false, true) => format!("native: {n}"),
+        (true, false) => format!("wasm: {w}"),
+        (false, false) if n == w => n,
+        (false, false) => format!("native: {n} / wasm: {w}"),
+    };
+    cell(&text, REASON_CHARS)
+}
+
+/// The whole report.
+pub fn render(rows: &[Row], onnx_version: &str) -> String {
+    let mut s = String::new();
+    let both = passing_both(rows).len();
+    let _ = writeln!(s, "# ONNX backend conformance\n");
+    let _ = writeln!(
+        s,
+        "Written by `cargo xtask conformance --write`; `cargo xtask test` checks that native and \
+         wasm pass the same cases and that no fewer pass than recorded here.\n"
+    );
+    let _ = writeln!(
+        s,
+        "- Source: the test data shipped in the `onnx` {onnx_version} wheel \
+         (`onnx/backend/test/data`), suites {}.",
+        SUITES.map(|s| format!("`{s}`")).join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "- Each model is loaded with default options (tract's optimizer on) and run on each \
+         stored data set; inputs are the graph inputs that are not initializers. `light` models \
+         ship only expected outputs: their inputs are made as ONNX's runner makes them \
+         (`arange(n) / n`, float32, unset dims = 1)."
+    );
+    let _ = writeln!(
+        s,
+        "- Every output must match the stored one in element type and dims. Floats compare as \
+         in ONNX's runner (numpy `assert_allclose`): \\|got − want\\| ≤ atol + rtol · \\|want\\|, \
+         rtol = 1e-3 and atol = 1e-7 unless a case says otherwise (`light` densenet121: rtol \
+         2e-3), NaN equal to NaN, infinities equal when their signs are. Integers and booleans \
+         compare exactly."
+    );
+    let _ = writeln!(
+        s,
+        "- native: `edgewise-runtime` on the host \
+         (`cargo run -p edgewise-runtime --example conformance`); wasm: the npm package in Node \
+         (`node tests/conformance/run-wasm.mjs`).\n"
+    );
+    let _ = writeln!(s, "{PASSING}{both} of {} (native and wasm)\n", rows.len());
+    let _ = writeln!(s, "## Totals\n");
+    let _ = writeln!(s, "| suite | cases | native pass | wasm pass |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    for (suite, n, native, wasm) in totals(rows) {
+        let _ = writeln!(s, "| {suite} | {n} | {native} | {wasm} |");
+    }
+    let mut kinds: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in rows {
+        if !r.native_pass() {
+            kinds.entry(kind(&reason_of(&r.native))).or_default().0 += 1;
+        }
+        if !r.wasm_pass() {
+            kinds.entry(kind(&reason_of(&r.wasm))).or_default().1 += 1;
+        }
+    }
+    if !kinds.is_empty() {
+        let _ = writeln!(s, "\n## Failures by kind\n");
+        let _ = writeln!(s, "| kind | native | wasm |");
+        let _ = writeln!(s, "| --- | ---: | ---: |");
+        for (k, (n, w)) in kinds {
+            let _ = writeln!(s, "| {k} | {n} | {w} |");
+        }
+    }
+    let _ = writeln!(s, "\n## Cases\n");
+    let _ = writeln!(s, "| case | native | wasm | reason for failure |");
+    let _ = writeln!(s, "| --- | :---: | :---: | --- |");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} |",
+            r.label(),
+            mark(r.native_pass()),
+            mark(r.wasm_pass()),
+            reason_cell(r)
+        );
+    }
+    s
+}
+
+/// `Passing: N of M (native and wasm)` → (N, M).
+pub fn parse_passing(report: &str) -> Option<(usize, usize)> {
+    let line = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(PASSING))?;
+    let (n, rest) = line.split_once(" of ")?;
+    let m = rest.split_whitespace().next()?;
+    Some((n.trim().parse().ok()?, m.parse().ok()?))
+}
+
+/// The cases a report's table marks as passing on both sides.
+pub fn parse_passing_cases(report: &str) -> BTreeSet<String> {
+    report
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split(" | ").map(str::trim).collect();
+            let case = cols.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+            (cols.len() >= 3 && cols[1] == mark(true) && cols[2] == mark(true))
+                .then(|| case.to_string())
+        })
+        .collect()
+}
+
+/// What the checks found; `errors` make the step fail.
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    pub errors: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// The checks: native and wasm pass the same cases; no fewer pass than `committed` records
+/// (`None`: there is no committed report). With `write`, the committed count may drop (the
+/// report replaces it) and its absence is fine.
+pub fn check(rows: &[Row], committed: Option<&str>, write: bool) -> Verdict {
+    let mut v = Verdict::default();
+    let native_only: Vec<String> = rows
+        .iter()
+        .filter(|r| r.native_pass() && !r.wasm_pass())
+        .map(Row::label)
+        .collect();
+    let wasm_only: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.native_pass() && r.wasm_pass())
+        .map(Row::label)
+        .collect();
+    if !native_only.is_empty() {
+        v.errors.push(format!(
+            "{} case(s) pass natively but not in wasm: {}",
+            native_only.len(),
+            native_only.join(", ")
+        ));
+    }
+    if !wasm_only.is_empty() {
+        v.errors.push(format!(
+            "{} case(s) pass in wasm but not natively: {}",
+            wasm_only.len(),
+            wasm_only.join(", ")
+        ));
+    }
+    let now = passing_both(rows);
+    let Some(committed) = committed else {
+        if !write {
+            v.errors.push(format!(
+                "{COMMITTED} does not exist: run `cargo xtask conformance --write` and commit it"
+            ));
+        }
+        return v;
+    };
+    let Some((before, before_total)) = parse_passing(committed) else {
+        v.errors.push(format!(
+            "{COMMITTED} has no `{PASSING}N of M` line: run `cargo xtask conformance --write`"
+        ));
+        return v;
+    };
+    let lost: Vec<String> = parse_passing_cases(committed)
+        .difference(&now)
+        .cloned()
+        .collect();
+    let gained: Vec<String> = now
+        .difference(&parse_passing_cases(committed))
+        .cloned()
+        .collect();
+    if !lost.is_empty() {
+        v.notes.push(format!(
+            "no longer passing (committed as passing): {}",
+            lost.join(", ")
+        ));
+    }
+    if !gained.is_empty() {
+        v.notes
+            .push(format!("newly passing: {}", gained.join(", ")));
+    }
+    if before_total != rows.len() {
+        v.notes.push(format!(
+            "the committed report counts {before_total} cases, this run {}",
+            rows.len()
+        ));
+    }
+    if now.len() < before {
+        let msg = format!(
+            "{} cases pass on both sides, fewer than the {before} recorded in {COMMITTED}",
+            now.len()
+        );
+        if write {
+            v.notes.push(msg);
+        } else {
+            v.errors.push(msg);
+        }
+    } else if now.len() > before && !write {
+        v.notes.push(format!(
+            "{} cases pass, more than the {before} recorded: run `cargo xtask conformance \
+             --write` to record them",
+            now.len()
+        ));
+    }
+    v
+}
+
+fn read_outcomes(path: &Path) -> Result<Vec<Outcome>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn report(root: &Path, write: bool) -> Result<()> {
+    let work = root.join(WORK);
+    let native = read_outcomes(&work.join("native.json"))?;
+    let wasm = read_outcomes(&work.join("wasm.json"))?;
+    let source: Source = std::fs::read_to_string(work.join("cases/index.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let version = if source.onnx_version.is_empty() {
+        "(unknown version)".to_string()
+    } else {
+        source.onnx_version
+    };
+    let rows = merge(native, wasm);
+    let text = render(&rows, &version);
+    let fresh = work.join("RESULTS.md");
+    std::fs::write(&fresh, &text)?;
+    println!(
+        "  {:<20} {:>6} {:>12} {:>10}",
+        "suite", "cases", "native pass", "wasm pass"
+    );
+    for (suite, n, native, wasm) in totals(&rows) {
+        println!("  {suite:<20} {n:>6} {native:>12} {wasm:>10}");
+    }
+    println!(
+        "  {}{} of {} (native and wasm); report: {}",
+        PASSING,
+        passing_both(&rows).len(),
+        rows.len(),
+        fresh.display()
+    );
+    let committed_path = root.join(COMMITTED);
+    let committed = std::fs::read_to_string(&committed_path).ok();
+    let verdict = check(&rows, committed.as_deref(), write);
+    if write {
+        if let Some(dir) = committed_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&committed_path, &text)?;
+        println!("  wrote {COMMITTED}");
+    }
+    for note in &verdict.notes {
+        println!("  note: {note}");
+    }
+    if !verdict.errors.is_empty() {
+        bail!("{}", verdict.errors.join("\n"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(id: &str, pass: bool, reason: Option<&str>) -> Outcome {
+        Outcome {
+            id: id.into(),
+            pass,
+            reason: reason.map(String::from),
+        }
+    }
+
+    fn sample() -> Vec<Row> {
+        merge(
+            vec![
+                o("simple__b", true, None),
+                o(
+                    "light__m",
+                    false,
+                    Some("load: unsupported operator X (node 'n')"),
+                ),
+                o("pytorch-converted__a", true, None),
+                o("simple__only_native", true, None),
+            ],
+            vec![
+                o("pytorch-converted__a", true, None),
+                o("simple__b", true, None),
+                o(
+                    "light__m",
+                    false,
+                    Some("load: unsupported operator X (node 'n')"),
+                ),
+                o("simple__only_wasm", false, Some("run: boom")),
+            ],
+        )
+    }
+
+    #[test]
+    fn merge_joins_by_id_in_suite_order() {
+        let rows = sample();
+        let labels: Vec<String> = rows.iter().map(Row::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "pytorch-converted/a",
+                "simple/b",
+                "simple/only_native",
+                "simple/only_wasm",
+                "light/m"
+            ]
+        );
+        let r = &rows[2];
+        assert!(r.native_pass() && r.wasm.is_none() && !r.wasm_pass());
+        let r = &rows[3];
+        assert!(r.native.is_none() && r.wasm.is_some());
+        assert_eq!(reason_of(&r.native), "no result");
+    }
+
+    #[test]
+    fn totals_per_suite_and_overall() {
+        let t = totals(&sample());
+        assert_eq!(
+            t,
+            vec![
+                ("pytorch-converted".to_string(), 1, 1, 1),
+                ("simple".to_string(), 3, 2, 1),
+                ("light".to_string(), 1, 0, 0),
+                ("all".to_string(), 5, 3, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn cells_are_escaped_flattened_and_cut() {
+        assert_eq!(cell("a|b *c* <d>\n e_f", 100), r"a\|b \*c\* &lt;d&gt; e\_f");
+        let long = "x".repeat(300);
+        let c = cell(&long, 10);
+        assert_eq!(c.chars().count(), 10);
+        assert!(c.ends_with('…'));
+    }
+
+    #[test]
+    fn failures_sort_into_kinds() {
+        assert_eq!(
+            kind("not exported: 'x' has element type STRING"),
+            "value type edgewise does not carry (not exported)"
+        );
+        assert_eq!(
+            kind("load: unsupported operators A, B"),
+            "unsupported operator"
+        );
+        assert_eq!(
+            kind("load: invalid model: typing failed"),
+            "model rejected at load (typing, shapes, graph)"
+        );
+        assert_eq!(kind("run: run failed: x"), "error while running");
+        assert_eq!(
+            kind("wasm trap (unreachable): panicked"),
+            "wasm trap (panic or out of memory)"
+        );
+        assert_eq!(
+            kind("output 'y': dims [2], want [1, 2]"),
+            "output element type or dims differ"
+        );
+        assert_eq!(
+            kind(
+                "data set 1: output 'y' at [0]: got 1, want 2, exact; 1 of 3 elements differ, max |diff| 1e0"
+            ),
+            "output values outside tolerance"
+        );
+    }
+
+    #[test]
+    fn report_round_trips_its_passing_line_and_cases() {
+        let rows = sample();
+        let text = render(&rows, "1.23.2");
+        assert_eq!(parse_passing(&text), Some((2, 5)));
+        assert_eq!(
+            parse_passing_cases(&text),
+            ["pytorch-converted/a", "simple/b"]
+                .map(String::from)
+                .into_iter()
+                .collect()
+        );
+        assert!(text.contains("`onnx` 1.23.2 wheel"));
+        assert!(text.contains("| `light/m` | ✘ | ✘ | load: unsupported operator X (node 'n') |"));
+        assert!(
+            text.contains("| `simple/only_wasm` | ✘ | ✘ | native: no result / wasm: run: boom |")
+        );
+        assert!(text.contains("| `simple/only_native` | ✔ | ✘ | wasm: no result |"));
+    }
+
+    #[test]
+    fn passing_line_parses_with_surrounding_text() {
+        assert_eq!(
+            parse_passing("# t\n\nPassing: 123 of 140 (native and wasm)\n"),
+            Some((123, 140))
+        );
+        assert_eq!(parse_passing("Passing: x of 3"), None);
+        assert_eq!(parse_passing("nothing here"), None);
+    }
+
+    fn same_both(ids: &[(&str, bool)]) -> Vec<Row> {
+        let outs: Vec<Outcome> = ids
+            .iter()
+            .map(|(id, p)| o(id, *p, (!p).then_some("run: x")))
+            .collect();
+        merge(outs.clone(), outs)
+    }
+
+    #[test]
+    fn native_and_wasm_must_agree() {
+        let rows = sample();
+        let committed = render(&rows, "1.23.2");
+        let v = check(&rows, Some(&committed), false);
+        assert_eq!(v.errors.len(), 1, "{v:?}");
+        assert!(v.errors[0].contains("pass natively but not in wasm: simple/only_native"));
+    }
+
+    #[test]
+    fn fewer_passes_than_committed_fail_unless_writing() {
+        let before = same_both(&[("simple__a", true), ("simple__b", true)]);
+        let committed = render(&before, "1.23.2");
+        let after = same_both(&[("simple__a", true), ("simple__b", false)]);
+        let v = check(&after, Some(&committed), false);
+        assert_eq!(v.errors.len(), 1, "{v:?}");
+        assert!(v.errors[0].contains("fewer than the 2 recorded"));
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.contains("no longer passing") && n.contains("simple/b"))
+        );
+        let v = check(&after, Some(&committed), true);
+        assert!(v.errors.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn more_passes_suggest_writing() {
+        let before = same_both(&[("simple__a", true), ("simple__b", false)]);
+        let committed = render(&before, "1.23.2");
+        let after = same_both(&[("simple__a", true), ("simple__b", true)]);
+        let v = check(&after, Some(&committed), false);
+        assert!(v.errors.is_empty(), "{v:?}");
+        assert!(v.notes.iter().any(|n| n.contains("--write")), "{v:?}");
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.contains("newly passing: simple/b")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn missing_committed_report_fails_unless_writing() {
+        let rows = same_both(&[("simple__a", true)]);
+        let v = check(&rows, None, false);
+        assert!(v.errors[0].contains("--write"), "{v:?}");
+        assert!(check(&rows, None, true).errors.is_empty());
+        let v = check(&rows, Some("# no count line"), false);
+        assert!(v.errors[0].contains("no `Passing: N of M` line"), "{v:?}");
+    }
 }

@@ -116,6 +116,11 @@ fn ensure_system_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    apt_install(&missing)
+}
+
+/// Installs Debian packages when running as root; otherwise fails with the command to run.
+fn apt_install(packages: &[&str]) -> Result<()> {
     let is_root = Cmd::new("id")
         .arg("-u")
         .output()
@@ -123,8 +128,8 @@ fn ensure_system_packages() -> Result<()> {
         .unwrap_or(false);
     if !is_root || !have("apt-get") {
         bail!(
-            "missing system packages {missing:?}; install them with: sudo apt-get install -y {}",
-            missing.join(" ")
+            "missing system packages {packages:?}; install them with: sudo apt-get install -y {}",
+            packages.join(" ")
         );
     }
     Cmd::new("apt-get")
@@ -133,7 +138,7 @@ fn ensure_system_packages() -> Result<()> {
         .run_quiet("apt-get update")?;
     Cmd::new("apt-get")
         .args(["install", "-y", "--no-install-recommends"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .run_quiet("apt-get install")?;
     Ok(())
@@ -153,9 +158,17 @@ fn ensure_venv() -> Result<()> {
         return Ok(());
     }
     if !python().exists() {
-        Cmd::new("python3")
-            .args(["-m", "venv", ".venv"])
-            .run_quiet("python venv")?;
+        let venv = || {
+            Cmd::new("python3")
+                .args(["-m", "venv", ".venv"])
+                .run_quiet("python venv")
+        };
+        if venv().is_err() {
+            // Debian's python3 ships venv without ensurepip; the python3-venv package adds it.
+            let _ = fs::remove_dir_all(root.join(".venv"));
+            apt_install(&["python3-venv"])?;
+            venv()?;
+        }
     }
     Cmd::new(python().display().to_string())
         .args([

@@ -1,7 +1,7 @@
 //! Moves tensors between edgewise's host type and tract's.
 
 use edgewise_core::{DType, Error, Result, Tensor, TensorData};
-use tract_onnx::prelude::{Datum, DatumType, Tensor as TractTensor};
+use tract_onnx::prelude::{Datum, DatumType, SymbolValues, TDim, Tensor as TractTensor};
 
 fn runtime_err(e: impl std::fmt::Display) -> Error {
     Error::Runtime(e.to_string())
@@ -37,8 +37,9 @@ fn elements<T: Datum + Copy>(t: &TractTensor) -> Result<Vec<T>> {
     })
 }
 
-/// Copies a tract tensor out into a host tensor; `name` is only used in the error message.
-pub(crate) fn from_tract(t: &TractTensor, name: &str) -> Result<Tensor> {
+/// Copies a tract tensor out into a host tensor; `name` is only used in the error message and
+/// `symbols` gives values to the symbolic ints a shape computation may return.
+pub(crate) fn from_tract(t: &TractTensor, name: &str, symbols: &SymbolValues) -> Result<Tensor> {
     let data = match t.datum_type() {
         DatumType::F32 => TensorData::F32(elements(t)?),
         DatumType::F64 => TensorData::F64(elements(t)?),
@@ -52,6 +53,14 @@ pub(crate) fn from_tract(t: &TractTensor, name: &str) -> Result<Tensor> {
         DatumType::U64 => TensorData::U64(elements(t)?),
         DatumType::Bool => {
             TensorData::Bool(elements::<bool>(t)?.into_iter().map(u8::from).collect())
+        }
+        // Shape arithmetic (`Shape`, `Size`) yields tract's symbolic ints; ONNX says int64.
+        DatumType::TDim => {
+            let dims = t.to_plain_array_view::<TDim>().map_err(runtime_err)?;
+            let values = dims
+                .iter()
+                .map(|d| d.eval_to_i64(symbols).map_err(runtime_err));
+            TensorData::I64(values.collect::<Result<_>>()?)
         }
         other => {
             return Err(Error::Runtime(format!(
@@ -76,6 +85,7 @@ pub(crate) fn dtype_of(dt: DatumType) -> Option<DType> {
         DatumType::U32 => DType::U32,
         DatumType::U64 => DType::U64,
         DatumType::Bool => DType::Bool,
+        DatumType::TDim => DType::I64,
         _ => return None,
     })
 }

@@ -4,9 +4,16 @@ use std::collections::HashMap;
 
 use edgewise_core::{Dim, Error, Result, Tensor, ValueInfo};
 
+/// Feeds checked and put in input order, with the value each symbolic dim took.
+#[derive(Debug)]
+pub(crate) struct Arranged {
+    pub tensors: Vec<Tensor>,
+    pub symbols: Vec<(String, usize)>,
+}
+
 /// Orders `feeds` as `inputs` are ordered, after checking names, element types, ranks, fixed
 /// dims, and that a symbolic dim shared by several inputs gets one value.
-pub(crate) fn arrange(inputs: &[ValueInfo], feeds: Vec<(String, Tensor)>) -> Result<Vec<Tensor>> {
+pub(crate) fn arrange(inputs: &[ValueInfo], feeds: Vec<(String, Tensor)>) -> Result<Arranged> {
     let mut by_name: HashMap<String, Tensor> = HashMap::with_capacity(feeds.len());
     for (name, tensor) in feeds {
         if !inputs.iter().any(|i| i.name == name) {
@@ -38,7 +45,14 @@ pub(crate) fn arrange(inputs: &[ValueInfo], feeds: Vec<(String, Tensor)>) -> Res
         check_one(info, &tensor, &mut symbols)?;
         ordered.push(tensor);
     }
-    Ok(ordered)
+    let symbols = symbols
+        .into_iter()
+        .map(|(s, (v, _))| (s.to_string(), v))
+        .collect();
+    Ok(Arranged {
+        tensors: ordered,
+        symbols,
+    })
 }
 
 fn check_one<'a>(
@@ -123,11 +137,13 @@ mod tests {
             &inputs,
             vec![("b".into(), zeros(&[3])), ("a".into(), zeros(&[3, 2]))],
         );
+        let ok = ok.unwrap();
         assert_eq!(
-            ok.unwrap()[0].dims(),
+            ok.tensors[0].dims(),
             &[3, 2],
             "feeds come back in input order"
         );
+        assert_eq!(ok.symbols, vec![("batch".to_string(), 3)]);
         let err = arrange(
             &inputs,
             vec![("a".into(), zeros(&[3, 2])), ("b".into(), zeros(&[4]))],

@@ -148,22 +148,31 @@ pub(crate) fn complete_outputs(outputs: &mut [ValueInfo], model: &TypedModel) {
     }
 }
 
-/// Parses, types and (optionally) optimizes the graph into a typed model.
-pub(crate) fn typed_model(d: &Decoded, optimize: bool) -> Result<TypedModel> {
+/// Parses, types and (optionally) optimizes the graph into a typed model. Also returns the
+/// names of the graph's sources in the order of the typed model's inputs: typing may rename a
+/// source node (tract folds an identity op into it), so the names are read before.
+pub(crate) fn typed_model(d: &Decoded, optimize: bool) -> Result<(TypedModel, Vec<String>)> {
     let inference = d
         .framework
         .model_for_proto_model(&d.proto)
         .map_err(|e| Error::InvalidModel(format!("{e:#}")))?;
+    let sources = inference
+        .input_outlets()
+        .map_err(|e| Error::InvalidModel(e.to_string()))?
+        .iter()
+        .map(|o| inference.node(o.node).name.clone())
+        .collect();
     let typed = inference
         .into_typed()
         .map_err(|e| Error::InvalidModel(format!("typing failed: {e:#}")))?;
-    if optimize {
+    let model = if optimize {
         typed
             .into_optimized()
-            .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))
+            .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))?
     } else {
         typed
             .into_decluttered()
-            .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))
-    }
+            .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))?
+    };
+    Ok((model, sources))
 }

@@ -53,14 +53,8 @@ impl Session {
         let decoded = load::decode(bytes)?;
         load::check_operators(&decoded)?;
         let (inputs, mut outputs) = load::signature(&decoded.proto);
-        let model = load::typed_model(&decoded, options.optimize)?;
+        let (model, names) = load::typed_model(&decoded, options.optimize)?;
         load::complete_outputs(&mut outputs, &model);
-        let names: Vec<&str> = model
-            .input_outlets()
-            .map_err(|e| Error::InvalidModel(e.to_string()))?
-            .iter()
-            .map(|o| model.node(o.node).name.as_str())
-            .collect();
         let input_slots = inputs
             .iter()
             .map(|i| {
@@ -101,9 +95,9 @@ impl Session {
     /// Runs the model. `feeds` must name every input exactly once; outputs come back in
     /// declaration order. A failed run leaves the session usable.
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
-        let ordered = feeds::arrange(&self.inputs, feeds)?;
-        let mut slots: Vec<Option<TValue>> = vec![None; ordered.len()];
-        for (tensor, &slot) in ordered.iter().zip(&self.input_slots) {
+        let arranged = feeds::arrange(&self.inputs, feeds)?;
+        let mut slots: Vec<Option<TValue>> = vec![None; arranged.tensors.len()];
+        for (tensor, &slot) in arranged.tensors.iter().zip(&self.input_slots) {
             slots[slot] = Some(convert::to_tract(tensor)?.into_tvalue());
         }
         let values: TVec<TValue> = slots.into_iter().flatten().collect();
@@ -121,10 +115,23 @@ impl Session {
         // A failed run may leave values and resolved symbols behind: only a clean state is kept.
         let produced = result?;
         self.state = Some(state);
+        // Shape outputs may still hold symbols (`batch`): give them the values fed this run.
+        let scope = &self.plan.model().symbols;
+        let mut symbols = SymbolValues::default();
+        for (name, value) in &arranged.symbols {
+            if let Some(sym) = scope.get(name) {
+                symbols.set(&sym, *value as i64);
+            }
+        }
         self.outputs
             .iter()
             .zip(produced.iter())
-            .map(|(info, value)| Ok((info.name.clone(), convert::from_tract(value, &info.name)?)))
+            .map(|(info, value)| {
+                Ok((
+                    info.name.clone(),
+                    convert::from_tract(value, &info.name, &symbols)?,
+                ))
+            })
             .collect()
     }
 }

@@ -144,3 +144,42 @@ fn sobel_finds_the_edge_of_a_square() {
         e[32 * n + 15]
     );
 }
+
+#[test]
+fn input_feeding_an_identity_slice_keeps_its_name() {
+    use edgewise_onnx::{GraphBuilder, tensor_i64};
+    // tract folds the identity Slice into the source and renames it after typing.
+    let mut g = GraphBuilder::new("identity_slice", 17);
+    g.input("x", DType::F32, &[Dim::Fixed(3)]);
+    g.initializer(tensor_i64("starts", &[1], &[0]));
+    g.initializer(tensor_i64("ends", &[1], &[3]));
+    g.node("Slice", &["x", "starts", "ends"], "s", vec![]);
+    g.node("Neg", &["s"], "y", vec![]);
+    g.output("y", DType::F32, &[Dim::Fixed(3)]);
+    let mut s = session(&g.to_bytes());
+    let out = s
+        .run(vec![(
+            "x".into(),
+            Tensor::f32(vec![1.0, -2.0, 3.0], vec![3]).unwrap(),
+        )])
+        .unwrap();
+    assert_eq!(out[0].1.as_f32().unwrap(), &[-1.0, 2.0, -3.0]);
+}
+
+#[test]
+fn shape_outputs_come_back_as_int64() {
+    use edgewise_onnx::GraphBuilder;
+    let mut g = GraphBuilder::new("shape", 17);
+    g.input("x", DType::F32, &[Dim::Symbolic("n".into()), Dim::Fixed(3)]);
+    g.node("Shape", &["x"], "s", vec![]);
+    g.output("s", DType::I64, &[Dim::Fixed(2)]);
+    let mut s = session(&g.to_bytes());
+    assert_eq!(s.outputs()[0].dtype, Some(DType::I64));
+    let out = s
+        .run(vec![(
+            "x".into(),
+            Tensor::f32(vec![0.0; 6], vec![2, 3]).unwrap(),
+        )])
+        .unwrap();
+    assert_eq!(out[0].1.data(), &TensorData::I64(vec![2, 3]));
+}

@@ -1,0 +1,306 @@
+"""Exports the ONNX backend test cases shipped in the `onnx` wheel as plain files.
+
+For every case of the suites `pytorch-converted`, `pytorch-operator`, `simple` and `light`
+this writes a directory `<out>/<suite>__<case>/` holding `case.json` and one raw
+little-endian `.bin` file per tensor, so that the native and the wasm runners need no
+protobuf or numpy:
+
+    {
+      "suite": "simple", "name": "test_sign_model",
+      "model": "/abs/path/to/model.onnx", "rtol": 0.001, "atol": 1e-07,
+      "datasets": [{"inputs": [{"name", "dtype", "dims", "file"}], "outputs": [...]}],
+      "error": null
+    }
+
+Inputs are the graph inputs that are not initializers, in order; outputs are the graph
+outputs, in order. Element types are named as onnxruntime-web names them; `bool` is one byte
+per element. A case whose inputs or outputs are not tensors of such a type (sequences,
+strings, float16, ...) has `error` set to the reason and no data.
+
+`<out>/index.json` records the onnx version and the suites, for the report.
+
+Tolerances are ONNX's own: its runner compares with numpy's `assert_allclose` at rtol=1e-3,
+atol=1e-7, or the values of a case's `data.json`, or (for the `light` models) the per-model
+values of `onnx/backend/test/case/model/__init__.py`. The `light` models ship only their
+expected outputs; their inputs are built as ONNX's runner builds them
+(`generate_dummy_data(x, random=False)`).
+
+    python tests/conformance/export_cases.py [--out DIR]   (default: target/conformance/cases)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+import onnx.backend.test
+from onnx import numpy_helper
+
+SUITES = ["pytorch-converted", "pytorch-operator", "simple", "light"]
+
+DEFAULT_RTOL = 1e-3
+DEFAULT_ATOL = 1e-7
+
+# numpy dtype -> edgewise / onnxruntime-web type name.
+DTYPES = {
+    np.dtype("float32"): "float32",
+    np.dtype("float64"): "float64",
+    np.dtype("int8"): "int8",
+    np.dtype("int16"): "int16",
+    np.dtype("int32"): "int32",
+    np.dtype("int64"): "int64",
+    np.dtype("uint8"): "uint8",
+    np.dtype("uint16"): "uint16",
+    np.dtype("uint32"): "uint32",
+    np.dtype("uint64"): "uint64",
+    np.dtype("bool"): "bool",
+}
+
+# ONNX elem_type -> type name, for the declared types of graph inputs and outputs.
+ELEM_TYPES = {
+    onnx.TensorProto.FLOAT: "float32",
+    onnx.TensorProto.DOUBLE: "float64",
+    onnx.TensorProto.INT8: "int8",
+    onnx.TensorProto.INT16: "int16",
+    onnx.TensorProto.INT32: "int32",
+    onnx.TensorProto.INT64: "int64",
+    onnx.TensorProto.UINT8: "uint8",
+    onnx.TensorProto.UINT16: "uint16",
+    onnx.TensorProto.UINT32: "uint32",
+    onnx.TensorProto.UINT64: "uint64",
+    onnx.TensorProto.BOOL: "bool",
+}
+
+
+class Unsupported(Exception):
+    """The case uses a value edgewise does not carry (the message says which)."""
+
+
+def data_dir() -> str:
+    return os.path.join(os.path.dirname(onnx.backend.test.__file__), "data")
+
+
+def light_tolerances() -> dict[str, tuple[float, float]]:
+    """model name -> (rtol, atol), from ONNX's own list of real-model test cases."""
+    from onnx.backend.test.case.model import collect_testcases  # noqa: PLC0415
+
+    return {
+        t.model_name: (t.rtol, t.atol) for t in collect_testcases() if t.kind == "real"
+    }
+
+
+def value_kind(v: onnx.ValueInfoProto) -> str:
+    """Checks that a graph input/output is a tensor of a supported type; returns the type."""
+    kind = v.type.WhichOneof("value")
+    if kind != "tensor_type":
+        raise Unsupported(f"'{v.name}' is a {kind or 'value of unknown type'}, not a tensor")
+    elem = v.type.tensor_type.elem_type
+    if elem not in ELEM_TYPES:
+        name = onnx.TensorProto.DataType.Name(elem) if elem else "undefined"
+        raise Unsupported(f"'{v.name}' has element type {name}")
+    return ELEM_TYPES[elem]
+
+
+def signature(model: onnx.ModelProto) -> tuple[list, list]:
+    g = model.graph
+    inits = {i.name for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in inits]
+    return inputs, list(g.output)
+
+
+def load_tensor(path: str, v: onnx.ValueInfoProto) -> np.ndarray:
+    kind = v.type.WhichOneof("value")
+    if kind != "tensor_type":
+        raise Unsupported(f"'{v.name}' is a {kind}, not a tensor")
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def write_tensor(case_dir: str, file: str, name: str, arr: np.ndarray) -> dict:
+    arr = np.asarray(arr)
+    if arr.dtype not in DTYPES:
+        raise Unsupported(f"'{name}' holds {arr.dtype} data")
+    dtype = DTYPES[arr.dtype]
+    if dtype == "bool":
+        raw = arr.astype(np.uint8).tobytes(order="C")
+    else:
+        raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes(order="C")
+    with open(os.path.join(case_dir, file), "wb") as f:
+        f.write(raw)
+    return {"name": name, "dtype": dtype, "dims": [int(d) for d in arr.shape], "file": file}
+
+
+def write_datasets(case_dir: str, inputs: list, outputs: list, datasets: list) -> list:
+    """datasets: [(input arrays, output arrays)] in graph order."""
+    out = []
+    for k, (xs, ys) in enumerate(datasets):
+        if len(xs) != len(inputs):
+            raise Unsupported(
+                f"data set {k} has {len(xs)} inputs but the graph declares {len(inputs)}"
+            )
+        if len(ys) != len(outputs):
+            raise Unsupported(
+                f"data set {k} has {len(ys)} outputs but the graph declares {len(outputs)}"
+            )
+        out.append(
+            {
+                "inputs": [
+                    write_tensor(case_dir, f"set{k}_input_{i}.bin", v.name, x)
+                    for i, (v, x) in enumerate(zip(inputs, xs))
+                ],
+                "outputs": [
+                    write_tensor(case_dir, f"set{k}_output_{i}.bin", v.name, y)
+                    for i, (v, y) in enumerate(zip(outputs, ys))
+                ],
+            }
+        )
+    return out
+
+
+def stored_datasets(src: str, inputs: list, outputs: list) -> list:
+    """The test_data_set_* directories of a case, loaded in graph order."""
+    sets = []
+    for d in sorted(glob.glob(os.path.join(src, "test_data_set_*"))):
+        n_in = len(glob.glob(os.path.join(d, "input_*.pb")))
+        n_out = len(glob.glob(os.path.join(d, "output_*.pb")))
+        if n_in != len(inputs) or n_out != len(outputs):
+            raise Unsupported(
+                f"{os.path.basename(d)} has {n_in} inputs and {n_out} outputs, the graph "
+                f"{len(inputs)} and {len(outputs)}"
+            )
+        xs = [load_tensor(os.path.join(d, f"input_{i}.pb"), v) for i, v in enumerate(inputs)]
+        ys = [load_tensor(os.path.join(d, f"output_{i}.pb"), v) for i, v in enumerate(outputs)]
+        sets.append((xs, ys))
+    if not sets:
+        raise Unsupported("no test_data_set_* directory")
+    return sets
+
+
+def dummy_input(v: onnx.ValueInfoProto) -> np.ndarray:
+    """ONNX's runner `generate_dummy_data(x, random=False)`: arange(n)/n, unset dims = 1."""
+    if v.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise Unsupported(f"'{v.name}': ONNX's runner makes dummy data only for float inputs")
+    shape = tuple(
+        d.dim_value if d.HasField("dim_value") else 1 for d in v.type.tensor_type.shape.dim
+    )
+    n = np.prod(shape)
+    return (np.arange(n).reshape(shape) / n).astype(np.float32)
+
+
+def light_datasets(model_path: str, inputs: list, outputs: list) -> list:
+    prefix = os.path.splitext(model_path)[0]
+    ys = []
+    for i, v in enumerate(outputs):
+        path = f"{prefix}_output_{i}.pb"
+        if not os.path.exists(path):
+            raise Unsupported(f"no expected output {os.path.basename(path)}")
+        ys.append(load_tensor(path, v))
+    return [([dummy_input(v) for v in inputs], ys)]
+
+
+def cases() -> list[dict]:
+    """Every case as {suite, name, model, rtol, atol, kind} (kind: 'stored' or 'light')."""
+    root = data_dir()
+    found = []
+    for suite in SUITES:
+        suite_dir = os.path.join(root, suite)
+        if suite == "light":
+            tols = light_tolerances()
+            for path in sorted(glob.glob(os.path.join(suite_dir, "light_*.onnx"))):
+                model_name = os.path.basename(path)[len("light_") : -len(".onnx")]
+                rtol, atol = tols.get(model_name, (DEFAULT_RTOL, DEFAULT_ATOL))
+                found.append(
+                    dict(suite=suite, name=f"test_{model_name}", model=path,
+                         rtol=rtol, atol=atol, kind="light")
+                )
+            continue
+        for name in sorted(os.listdir(suite_dir)):
+            case_dir = os.path.join(suite_dir, name)
+            model = os.path.join(case_dir, "model.onnx")
+            if not os.path.isfile(model):
+                continue
+            rtol, atol = DEFAULT_RTOL, DEFAULT_ATOL
+            meta = os.path.join(case_dir, "data.json")
+            if os.path.exists(meta):
+                with open(meta) as f:
+                    data = json.load(f)
+                rtol = data.get("rtol", rtol)
+                atol = data.get("atol", atol)
+            found.append(
+                dict(suite=suite, name=name, model=model, rtol=rtol, atol=atol, kind="stored")
+            )
+    return found
+
+
+def export(case: dict, out_root: str) -> dict:
+    case_dir = os.path.join(out_root, f"{case['suite']}__{case['name']}")
+    os.makedirs(case_dir)
+    record = {
+        "suite": case["suite"],
+        "name": case["name"],
+        "model": os.path.abspath(case["model"]),
+        "rtol": case["rtol"],
+        "atol": case["atol"],
+        "datasets": [],
+        "error": None,
+    }
+    try:
+        model = onnx.load(case["model"])
+        inputs, outputs = signature(model)
+        for v in inputs + outputs:
+            value_kind(v)
+        if case["kind"] == "light":
+            sets = light_datasets(case["model"], inputs, outputs)
+        else:
+            sets = stored_datasets(os.path.dirname(case["model"]), inputs, outputs)
+        record["datasets"] = write_datasets(case_dir, inputs, outputs, sets)
+    except Unsupported as e:
+        for f in os.listdir(case_dir):
+            os.remove(os.path.join(case_dir, f))
+        record["datasets"] = []
+        record["error"] = str(e)
+    with open(os.path.join(case_dir, "case.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    return record
+
+
+def main() -> int:
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=os.path.join(repo, "target", "conformance", "cases"))
+    args = parser.parse_args()
+    if os.path.isdir(args.out):
+        shutil.rmtree(args.out)
+    os.makedirs(args.out)
+    counts: dict[str, list[int]] = {s: [0, 0] for s in SUITES}
+    for case in cases():
+        record = export(case, args.out)
+        counts[case["suite"]][0] += 1
+        if record["error"] is not None:
+            counts[case["suite"]][1] += 1
+    with open(os.path.join(args.out, "index.json"), "w") as f:
+        json.dump(
+            {"onnx_version": onnx.__version__, "data_dir": data_dir(), "suites": SUITES},
+            f,
+            indent=1,
+        )
+    total = sum(c[0] for c in counts.values())
+    unsupported = sum(c[1] for c in counts.values())
+    per_suite = ", ".join(f"{s} {c[0]}" for s, c in counts.items())
+    print(
+        f"exported {total} cases from onnx {onnx.__version__} ({per_suite}); "
+        f"{unsupported} use values edgewise does not carry; written to {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
