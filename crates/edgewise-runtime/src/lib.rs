@@ -9,6 +9,7 @@
 
 mod convert;
 mod feeds;
+mod kernels;
 mod load;
 mod session;
 

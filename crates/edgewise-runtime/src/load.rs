@@ -20,7 +20,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     if bytes.is_empty() {
         return Err(Error::InvalidModel("the model is empty (0 bytes)".into()));
     }
-    let framework = tract_onnx::onnx();
+    let mut framework = tract_onnx::onnx();
+    crate::kernels::register(&mut framework);
     let proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
         Error::InvalidModel(format!(
             "not an ONNX protobuf ({} bytes): {e:#}",
