@@ -92,9 +92,12 @@ fn ensure_node_modules() -> Result<()> {
     if fresh {
         return Ok(());
     }
+    // `npm install` with the committed lock rather than `npm ci`: lock files written by npm 11
+    // list only this platform's optional packages (esbuild, rollup, deno binaries), which
+    // `npm ci` rejects as out of sync. `--no-save` leaves package.json and the lock untouched.
     Cmd::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .run_quiet("npm ci")?;
+        .args(["install", "--no-audit", "--no-fund", "--no-save"])
+        .run_quiet("npm install")?;
     Ok(())
 }
 
