@@ -6,9 +6,9 @@ use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use crate::cmd::{Cmd, root};
+use crate::cmd::{Cmd, cargo_artifact, root};
 
 /// wasm-opt settings for the package.
 #[derive(Clone, Debug)]
@@ -48,42 +48,17 @@ pub fn pkg_dir() -> PathBuf {
 /// The library is built by `cargo test --no-run` rather than `cargo build`: the wasm tests
 /// need it built with dev-dependencies in the graph, and one build for both keeps tract from
 /// being compiled twice for wasm32 (a plain build resolves host proc-macro features
-/// differently). Cargo's JSON messages say where the cdylib landed.
+/// differently).
 pub fn cargo_wasm(profile: &str) -> Result<PathBuf> {
-    let lines = Cmd::new("cargo")
-        .args([
-            "test",
-            "--no-run",
-            "-p",
-            "edgewise-wasm",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
-        .args([
-            "--profile",
-            profile,
-            "--message-format=json-render-diagnostics",
-        ])
-        .run_quiet("cargo build (wasm32)")?;
-    for line in lines.iter().filter(|l| l.starts_with('{')) {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let target = &msg["target"];
-        let is_cdylib = target["kind"]
-            .as_array()
-            .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
-        if msg["reason"] == "compiler-artifact" && target["name"] == "edgewise_wasm" && is_cdylib {
-            let files = msg["filenames"].as_array().into_iter().flatten();
-            if let Some(wasm) = files
-                .filter_map(|f| f.as_str())
-                .find(|f| f.ends_with(".wasm"))
-            {
-                return Ok(PathBuf::from(wasm));
-            }
-        }
-    }
-    bail!("cargo did not report the edgewise_wasm cdylib")
+    let args = [
+        "-p",
+        "edgewise-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        profile,
+    ];
+    cargo_artifact(&args, "edgewise_wasm", "cdylib", "cargo build (wasm32)")
 }
 
 pub fn build(opts: &BuildOptions) -> Result<()> {

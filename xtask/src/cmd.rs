@@ -236,3 +236,44 @@ pub fn have(program: &str) -> bool {
         .status()
         .is_ok()
 }
+
+/// Builds with `cargo test --no-run <args>` and returns the file of target `name` of `kind`
+/// (`bin`, `example`, `cdylib`) from cargo's JSON messages.
+///
+/// Native tools (the fixture writer, the conformance runner) are taken from the same build as
+/// `cargo test --workspace`: a `cargo run -p <one crate>` would resolve features for that crate
+/// alone and compile tract a second time.
+pub fn cargo_artifact(args: &[&str], name: &str, kind: &str, label: &str) -> Result<PathBuf> {
+    let lines = Cmd::new("cargo")
+        .args([
+            "test",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(args)
+        .run_quiet(label)?;
+    for line in lines.iter().filter(|l| l.starts_with('{')) {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &msg["target"];
+        let has_kind = target["kind"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == kind));
+        if msg["reason"] != "compiler-artifact" || target["name"] != name || !has_kind {
+            continue;
+        }
+        if let Some(exe) = msg["executable"].as_str() {
+            return Ok(PathBuf::from(exe));
+        }
+        let files = msg["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str());
+        if let Some(wasm) = files.into_iter().find(|f| f.ends_with(".wasm")) {
+            return Ok(PathBuf::from(wasm));
+        }
+    }
+    bail!("cargo did not report the {kind} '{name}'")
+}

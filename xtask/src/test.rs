@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cmd::{Cmd, Steps, root};
+use crate::cmd::{Cmd, Steps, cargo_artifact, root};
 use crate::{build, conformance, serve, setup};
 
 /// Where the JS tests find the fixture models.
@@ -83,19 +83,8 @@ fn run_all(steps: &mut Steps) -> Result<()> {
         || build::build(&Default::default()),
     )?;
     steps.step("write fixture models", || {
-        Cmd::new("cargo")
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "edgewise-onnx",
-                "--bin",
-                "write-fixtures",
-                "--",
-                FIXTURES,
-            ])
-            .run_quiet("write-fixtures")
-            .map(drop)
+        let writer = cargo_artifact(&["--workspace"], "write-fixtures", "bin", "fixture writer")?;
+        Cmd::new(writer.display().to_string()).arg(FIXTURES).run()
     })?;
     steps.step("host: Node", || {
         Cmd::new("node").args(["--test", "tests/node/"]).run()

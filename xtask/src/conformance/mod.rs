@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::cmd::{Cmd, Steps, root};
+use crate::cmd::{Cmd, Steps, cargo_artifact, root};
 use crate::setup;
 use report::{Outcome, PASSING, check, merge, passing_both, render, totals};
 
@@ -39,16 +39,8 @@ pub fn conformance(steps: &mut Steps, write: bool) -> Result<()> {
     })?;
     steps.step("conformance: run natively (edgewise-runtime)", || {
         let _ = std::fs::remove_file(&native);
-        let lines = Cmd::new("cargo")
-            .args([
-                "run",
-                "-q",
-                "-p",
-                "edgewise-runtime",
-                "--example",
-                "conformance",
-                "--",
-            ])
+        let runner = cargo_artifact(&["--workspace"], "conformance", "example", "native runner")?;
+        let lines = Cmd::new(runner.display().to_string())
             .arg(cases.display().to_string())
             .arg(native.display().to_string())
             .run_quiet("native cases")?;
