@@ -1,0 +1,123 @@
+//! `cargo xtask bench`: edgewise against onnxruntime-web in one Node process.
+//!
+//! Builds the package, runs `tests/bench/bench.mjs` (which writes its measurements to
+//! `target/bench/results.json`) and renders them into `bench/RESULTS.md`. The sections
+//! `## Size levers` and `## Profile` of that file are taken from `bench/levers.md` and
+//! `bench/profile.md`, so that regenerating the results keeps them.
+
+mod render;
+mod results;
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::{Cmd, root};
+use crate::{build, setup};
+use render::{Notes, render};
+use results::Results;
+
+/// The standing goal: edgewise's latency at most this fraction of onnxruntime-web's.
+pub const LATENCY_GOAL: f64 = 0.8;
+
+const RESULTS_JSON: &str = "target/bench/results.json";
+const RESULTS_MD: &str = "bench/RESULTS.md";
+
+pub fn bench(runs: usize) -> Result<()> {
+    if runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    setup::setup(setup::Need::Everything)?;
+    build::build(&Default::default())?;
+    let json = root().join(RESULTS_JSON);
+    let _ = fs::remove_file(&json);
+    let ran = Cmd::new("node")
+        .args(["tests/bench/bench.mjs", "--runs", &runs.to_string()])
+        .args(["--out", RESULTS_JSON])
+        .run();
+    // A disagreement between the runtimes still leaves results worth rendering.
+    if !json.exists() {
+        return ran;
+    }
+    let results: Results = serde_json::from_str(
+        &fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?,
+    )
+    .with_context(|| format!("parsing {}", json.display()))?;
+    let machine = Machine::probe(&results);
+    let dir = root().join("bench");
+    fs::create_dir_all(&dir)?;
+    let notes = Notes {
+        levers: read_optional(&dir.join("levers.md"))?,
+        profile: read_optional(&dir.join("profile.md"))?,
+    };
+    let md = render(&results, &machine, &notes);
+    fs::write(root().join(RESULTS_MD), md)?;
+    println!("  wrote {RESULTS_MD}");
+    ran
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// The machine.
+
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub node: String,
+    pub edgewise: String,
+    pub ort: String,
+}
+
+impl Machine {
+    fn probe(results: &Results) -> Machine {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let (cpu, cores) = parse_cpuinfo(&cpuinfo);
+        Machine {
+            cpu: cpu.unwrap_or_else(|| results.meta.cpu.clone()),
+            cores: if cores > 0 { cores } else { results.meta.cores },
+            // The Node that ran the bench (its process.version).
+            node: results.meta.node.clone(),
+            edgewise: results
+                .meta
+                .edgewise
+                .clone()
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
+            ort: results.meta.ort.clone(),
+        }
+    }
+}
+
+/// The CPU model and the number of logical processors listed in `/proc/cpuinfo`.
+pub fn parse_cpuinfo(text: &str) -> (Option<String>, usize) {
+    let field = |line: &str, name: &str| {
+        let (k, v) = line.split_once(':')?;
+        (k.trim() == name).then(|| v.trim().to_string())
+    };
+    let model = text.lines().find_map(|l| field(l, "model name"));
+    let cores = text
+        .lines()
+        .filter(|l| field(l, "processor").is_some())
+        .count();
+    (model, cores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpuinfo() {
+        let text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: sse\n\n\
+                    processor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
+        assert_eq!(parse_cpuinfo(text), (Some("AMD EPYC 7B13".to_string()), 2));
+        assert_eq!(parse_cpuinfo(""), (None, 0));
+    }
+}
