@@ -260,7 +260,11 @@ pub fn cargo_artifact(args: &[&str], name: &str, kind: &str, label: &str) -> Res
         let has_kind = target["kind"]
             .as_array()
             .is_some_and(|k| k.iter().any(|k| k == kind));
-        if msg["reason"] != "compiler-artifact" || target["name"] != name || !has_kind {
+        // `cargo test` also builds a test harness for each bin; that harness
+        // carries `profile.test = true` and must not be mistaken for the tool.
+        let is_harness = msg["profile"]["test"].as_bool().unwrap_or(false);
+        if msg["reason"] != "compiler-artifact" || target["name"] != name || !has_kind || is_harness
+        {
             continue;
         }
         if let Some(exe) = msg["executable"].as_str() {

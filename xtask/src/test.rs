@@ -84,7 +84,14 @@ fn run_all(steps: &mut Steps) -> Result<()> {
     )?;
     steps.step("write fixture models", || {
         let writer = cargo_artifact(&["--workspace"], "write-fixtures", "bin", "fixture writer")?;
-        Cmd::new(writer.display().to_string()).arg(FIXTURES).run()
+        Cmd::new(writer.display().to_string()).arg(FIXTURES).run()?;
+        let written = std::fs::read_dir(FIXTURES)
+            .map(|d| d.filter_map(|e| e.ok()).count())
+            .unwrap_or(0);
+        if written == 0 {
+            anyhow::bail!("the fixture writer left {FIXTURES} empty");
+        }
+        Ok(())
     })?;
     steps.step("host: Node", || {
         Cmd::new("node").args(["--test", "tests/node/"]).run()
