@@ -1,0 +1,1 @@
+//! GPU against CPU for this family (being written).
