@@ -48,11 +48,14 @@ pub fn pkg_dir() -> PathBuf {
 /// The library is built by `cargo test --no-run` rather than `cargo build`: the wasm tests
 /// need it built with dev-dependencies in the graph, and one build for both keeps tract from
 /// being compiled twice for wasm32 (a plain build resolves host proc-macro features
-/// differently).
+/// differently). The GPU kernel tests are selected too, for the same reason: every wasm32
+/// build resolves the same feature set.
 pub fn cargo_wasm(profile: &str) -> Result<PathBuf> {
     let args = [
         "-p",
         "edgewise-wasm",
+        "-p",
+        "edgewise-gpu",
         "--target",
         "wasm32-unknown-unknown",
         "--profile",

@@ -48,11 +48,18 @@ enum Command {
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
-    /// Benchmark against onnxruntime-web; writes bench/RESULTS.md.
+    /// Benchmark against onnxruntime-web, and the custom operators' CPU kernels against their
+    /// GPU programs; writes bench/RESULTS.md.
     Bench {
         /// Timed runs per model (after warm-up).
         #[arg(long, default_value_t = 30)]
         runs: usize,
+        /// Only the custom-operator bench (CPU kernel against GPU program).
+        #[arg(long)]
+        ops: bool,
+        /// Time budget per operator workload and side, in milliseconds.
+        #[arg(long, default_value_t = 1500)]
+        op_budget_ms: u64,
     },
     /// Run the ONNX backend conformance cases natively and in wasm.
     Conformance {
@@ -75,7 +82,11 @@ fn main() -> Result<()> {
         }
         Command::Test => test::test(),
         Command::Demo { port } => demo(port),
-        Command::Bench { runs } => bench::bench(runs),
+        Command::Bench {
+            runs,
+            ops,
+            op_budget_ms,
+        } => bench::bench(runs, ops, op_budget_ms),
         Command::Conformance { write } => {
             setup::setup(setup::Need::Everything)?;
             build::build(&Default::default())?;

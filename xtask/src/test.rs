@@ -20,15 +20,22 @@ pub const CHROMIUM_ARGS: [&str; 7] = [
     "--disable-sync",
 ];
 
-fn wasm_tests(browser: bool) -> Result<()> {
+/// Runs one wasm-bindgen test target (`web`: the package's exports; `kernels`: GPU programs
+/// against CPU kernels, browser only). Both packages are always selected so every wasm32
+/// build shares one feature set and tract is compiled once.
+fn wasm_tests(test: &str, browser: bool) -> Result<()> {
     let mut c = Cmd::new("cargo").args([
         "test",
         "-p",
         "edgewise-wasm",
+        "-p",
+        "edgewise-gpu",
         "--target",
         "wasm32-unknown-unknown",
         "--profile",
         "wasm",
+        "--test",
+        test,
     ]);
     if browser {
         let caps = serde_json::json!({ "goog:chromeOptions": { "args": CHROMIUM_ARGS, "binary": "/usr/bin/chromium" } });
@@ -37,6 +44,8 @@ fn wasm_tests(browser: bool) -> Result<()> {
         std::fs::write(&path, serde_json::to_string_pretty(&caps)?)?;
         c = c
             .env("WASM_BINDGEN_USE_BROWSER", "1")
+            // The whole file runs in one page; the GPU kernels on SwiftShader take a while.
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "600")
             .env("CHROMEDRIVER", "/usr/bin/chromedriver")
             .env(
                 "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
@@ -47,10 +56,28 @@ fn wasm_tests(browser: bool) -> Result<()> {
 }
 
 pub fn test() -> Result<()> {
+    quiet_mesa()?;
     let mut steps = Steps::new();
     let result = run_all(&mut steps);
     steps.summary();
     result
+}
+
+/// Mesa's Vulkan drivers (the GPU tests run on lavapipe) complain on every device when
+/// `XDG_RUNTIME_DIR` is unset, as it is in CI containers: give them a private one.
+fn quiet_mesa() -> Result<()> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = root().join("target/xdg-runtime");
+        std::fs::create_dir_all(&dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        // SAFETY: called at the start of the single-threaded command, before any thread runs.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+    Ok(())
 }
 
 fn run_all(steps: &mut Steps) -> Result<()> {
@@ -74,10 +101,14 @@ fn run_all(steps: &mut Steps) -> Result<()> {
     steps.step("Rust tests (native)", || {
         Cmd::new("cargo").args(["test", "--workspace"]).run()
     })?;
-    steps.step("wasm-bindgen tests in Node", || wasm_tests(false))?;
+    steps.step("wasm-bindgen tests in Node", || wasm_tests("web", false))?;
     steps.step("wasm-bindgen tests in headless Chromium", || {
-        wasm_tests(true)
+        wasm_tests("web", true)
     })?;
+    steps.step(
+        "GPU kernels against CPU in headless Chromium (WebGPU)",
+        || wasm_tests("kernels", true),
+    )?;
     steps.step(
         "build the npm package",
         || build::build(&Default::default()),

@@ -14,6 +14,11 @@ pub struct GpuOptions {
     /// Refuse buffers above this many bytes even if the device allows more (0: the device's
     /// own limit). Lets a caller keep memory in check, and tests reach the limit path.
     pub max_buffer_bytes: u64,
+    /// Behave as a host without WebGPU: [`Gpu::new`] fails with [`GpuError::NoAdapter`].
+    /// For testing the CPU fallback where a real adapter exists.
+    pub simulate_no_adapter: bool,
+    /// Make every shader fail to compile. For testing the compile-failure fallback.
+    pub simulate_compile_failure: bool,
 }
 
 /// One GPU device and queue, with compiled pipelines cached per (shader, entry point).
@@ -23,6 +28,7 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     pub(crate) max_buffer: u64,
     pub(crate) max_workgroups: u32,
+    pub(crate) break_shaders: bool,
     lost: Arc<AtomicBool>,
     lost_reason: Arc<Mutex<String>>,
     pub(crate) pipelines: Mutex<HashMap<(usize, &'static str), wgpu::ComputePipeline>>,
@@ -40,6 +46,13 @@ impl Gpu {
     /// Requests an adapter and a device. Fails with [`GpuError::NoAdapter`] where the host has
     /// no WebGPU (plain Node, a browser without it) or no suitable device.
     pub async fn new(options: &GpuOptions) -> Result<Gpu, GpuError> {
+        if options.simulate_no_adapter {
+            return Err(GpuError::NoAdapter(
+                "simulated: the host has no WebGPU adapter".into(),
+            ));
+        }
+        #[cfg(target_arch = "wasm32")]
+        browser_gpu_reachable().map_err(GpuError::NoAdapter)?;
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
         let power = if options.high_performance {
             wgpu::PowerPreference::HighPerformance
@@ -93,6 +106,7 @@ impl Gpu {
             info: adapter.get_info(),
             max_buffer,
             max_workgroups: limits.max_compute_workgroups_per_dimension,
+            break_shaders: options.simulate_compile_failure,
             lost,
             lost_reason,
             pipelines: Mutex::new(HashMap::new()),
@@ -146,10 +160,40 @@ impl Gpu {
         self.device.destroy();
     }
 
+    /// Blocks until the device has finished all submitted work (native only; in a browser
+    /// only [`Gpu::read`] can wait).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait_idle(&self) {
+        self.poll();
+    }
+
     /// Waits for submitted work natively; a no-op in the browser, where the event loop
     /// resolves mappings.
     pub(crate) fn poll(&self) {
         #[cfg(not(target_arch = "wasm32"))]
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
+}
+
+/// wgpu reaches WebGPU through `navigator.gpu` of a window or a worker, and panics where
+/// neither exists (Node); this checks first, so such a host gets an error instead.
+#[cfg(target_arch = "wasm32")]
+fn browser_gpu_reachable() -> Result<(), String> {
+    use js_sys::Reflect;
+    let global = js_sys::global();
+    let defined = |obj: &wasm_bindgen::JsValue, key: &str| {
+        Reflect::get(obj, &key.into())
+            .map(|v| !v.is_undefined() && !v.is_null())
+            .unwrap_or(false)
+    };
+    if !defined(&global, "Window") && !defined(&global, "WorkerGlobalScope") {
+        return Err(
+            "this JavaScript host is neither a window nor a worker, where WebGPU lives".into(),
+        );
+    }
+    let navigator = Reflect::get(&global, &"navigator".into()).unwrap_or_default();
+    if navigator.is_undefined() || !defined(&navigator, "gpu") {
+        return Err("navigator.gpu is undefined: this host has no WebGPU".into());
+    }
+    Ok(())
 }

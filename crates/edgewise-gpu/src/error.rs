@@ -61,7 +61,10 @@ impl fmt::Display for GpuError {
             GpuError::DeviceRequest(m) => write!(f, "the GPU adapter refused a device: {m}"),
             GpuError::DeviceLost(m) => write!(f, "the GPU device was lost: {m}"),
             GpuError::Compile { pass, message } => {
-                write!(f, "the GPU pipeline for {pass} failed to compile: {message}")
+                write!(
+                    f,
+                    "the GPU pipeline for {pass} failed to compile: {message}"
+                )
             }
             GpuError::TooLarge { what, bytes, limit } => write!(
                 f,

@@ -74,7 +74,8 @@ impl Gpu {
                     usage: wgpu::BufferUsages::STORAGE,
                 });
             let buffer = |slot: &Slot| -> Result<&wgpu::Buffer, GpuError> {
-                let missing = || GpuError::Program(format!("{}: {slot:?} does not exist", pass.label));
+                let missing =
+                    || GpuError::Program(format!("{}: {slot:?} does not exist", pass.label));
                 match *slot {
                     Slot::Input(i) => inputs.get(i).map(|t| &*t.buffer).ok_or_else(missing),
                     Slot::Output(i) => outputs.get(i).map(|t| &*t.buffer).ok_or_else(missing),
@@ -134,7 +135,12 @@ impl Gpu {
     /// not cached, so a later call tries again.
     async fn pipeline(&self, pass: &Pass) -> Result<wgpu::ComputePipeline, GpuError> {
         let key = (pass.shader.as_ptr() as usize, pass.entry);
-        if let Some(p) = self.pipelines.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
             return Ok(p);
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -142,7 +148,11 @@ impl Gpu {
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(pass.label),
-                source: wgpu::ShaderSource::Wgsl(pass.shader.into()),
+                source: wgpu::ShaderSource::Wgsl(if self.break_shaders {
+                    format!("{}\nsimulated compile failure", pass.shader).into()
+                } else {
+                    pass.shader.into()
+                }),
             });
         let pipeline = self
             .device

@@ -118,9 +118,17 @@ impl Gpu {
 fn to_words(t: &Tensor) -> Result<Vec<u32>, GpuError> {
     let bad = |e: TractError| GpuError::Unsupported(e.to_string());
     Ok(match t.datum_type() {
-        DatumType::F32 => slice::<f32>(t).map_err(bad)?.iter().map(|v| v.to_bits()).collect(),
+        DatumType::F32 => slice::<f32>(t)
+            .map_err(bad)?
+            .iter()
+            .map(|v| v.to_bits())
+            .collect(),
         DatumType::U32 => slice::<u32>(t).map_err(bad)?.to_vec(),
-        DatumType::I32 => slice::<i32>(t).map_err(bad)?.iter().map(|&v| v as u32).collect(),
+        DatumType::I32 => slice::<i32>(t)
+            .map_err(bad)?
+            .iter()
+            .map(|&v| v as u32)
+            .collect(),
         DatumType::I64 => slice::<i64>(t)
             .map_err(bad)?
             .iter()

@@ -19,7 +19,9 @@ pub async fn check_against_cpu(
     let shapes: Vec<_> = inputs.iter().map(|t| t.shape().to_vec()).collect();
     let context = |e: String| format!("{} on {shapes:?}: {e}", op.name());
     let refs: Vec<&Tensor> = inputs.iter().collect();
-    let want = op.eval(&refs).map_err(|e| context(format!("CPU kernel: {e:#}")))?;
+    let want = op
+        .eval(&refs)
+        .map_err(|e| context(format!("CPU kernel: {e:#}")))?;
     let on_gpu: Vec<_> = inputs
         .iter()
         .map(|t| gpu.upload(t))

@@ -11,13 +11,18 @@ use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
 pub type Fixture = fn() -> Vec<u8>;
 
 /// Every fixture, by the file name (without `.onnx`) the JS tests load it from.
-pub const ALL: [(&str, Fixture); 5] = [
+pub const ALL: [(&str, Fixture); 7] = [
     ("mlp", mlp),
+    ("border_chain", border_chain),
+    ("dct_codec", dct_codec),
     ("dtypes", dtypes),
     ("two_inputs", two_inputs),
     ("unsupported_op", unsupported_op),
     ("sobel", sobel),
 ];
+
+/// The demo gallery's models, committed in `onnx/` under these names.
+pub const DEMO: [(&str, Fixture); 2] = [("sobel", sobel), ("dct_codec", dct_codec)];
 
 fn batch() -> Dim {
     Dim::Symbolic("batch".into())
@@ -175,5 +180,117 @@ pub fn sobel() -> Vec<u8> {
     g.initializer(tensor_f32("one", &[], &[1.0]));
     g.node("Clip", &["scaled", "zero", "one"], "edges", vec![]);
     g.output("edges", DType::F32, &shape);
+    g.to_bytes()
+}
+
+/// The domain of edgewise's own operators.
+const EDGEWISE: &str = "ai.edgewise";
+
+/// Per-channel scales of [`border_chain`]'s first `BorderRound`.
+pub const BORDER_SCALE: [f32; 4] = [0.25, 0.5, 0.125, 1.0];
+/// Per-channel rounding borders of [`border_chain`]'s first `BorderRound`.
+pub const BORDER_BORDER: [f32; 4] = [0.5, 0.3, 0.7, 0.5];
+
+/// Standard and edgewise operators in turn, planned as CPU → GPU → CPU stages:
+/// `a = x · 2` (Mul); `q = BorderRound(a, BORDER_SCALE, BORDER_BORDER, qmin −8, qmax 7)`;
+/// `r = BorderRound(q, [0.5], [0.5], qmin −4, qmax 4)`; `y = relu(r)` (Relu).
+/// Input `x` float32[batch,4,8]; outputs `y` and `q` (a GPU-stage output read directly),
+/// both float32[batch,4,8].
+pub fn border_chain() -> Vec<u8> {
+    let shape = [batch(), Dim::Fixed(4), Dim::Fixed(8)];
+    let mut g = GraphBuilder::new("border_chain", 17);
+    g.import(EDGEWISE, 1);
+    g.input("x", DType::F32, &shape);
+    g.initializer(tensor_f32("two", &[], &[2.0]));
+    g.initializer(tensor_f32("scale", &[4], &BORDER_SCALE));
+    g.initializer(tensor_f32("border", &[4], &BORDER_BORDER));
+    g.initializer(tensor_f32("half", &[1], &[0.5]));
+    g.node("Mul", &["x", "two"], "a", vec![]);
+    g.node_in(
+        EDGEWISE,
+        "BorderRound",
+        &["a", "scale", "border"],
+        &["q"],
+        vec![("qmin", Attr::Int(-8)), ("qmax", Attr::Int(7))],
+    );
+    g.node_in(
+        EDGEWISE,
+        "BorderRound",
+        &["q", "half", "half"],
+        &["r"],
+        vec![("qmin", Attr::Int(-4)), ("qmax", Attr::Int(4))],
+    );
+    g.node("Relu", &["r"], "y", vec![]);
+    g.output("y", DType::F32, &shape);
+    g.output("q", DType::F32, &shape);
+    g.to_bytes()
+}
+
+/// A JPEG-like codec and its quality score, mixing standard and edgewise operators:
+/// `s = Conv(x, 3×3 box blur, pads 1)`; `d = BlockDct(s, block 8)`;
+/// `q = BorderRound(d, scale 0.05, border 0.5, qmin −128, qmax 127)`;
+/// `m = q · mask` (Mul; the mask keeps the 4×4 lowest frequencies of each 8×8 block);
+/// `recon = BlockIdct(m, block 8)`; `ssim = SsimMap(s, recon, window 7, sigma 1.5)`;
+/// `score = ReduceMean(ssim, axes [2, 3], keepdims 0)`.
+/// Input `x` float32[batch,1,32,32]; outputs `recon` float32[batch,1,32,32] and `score`
+/// float32[batch,1]. Planned as CPU → GPU → CPU → GPU → CPU stages.
+pub fn dct_codec() -> Vec<u8> {
+    let image = [batch(), Dim::Fixed(1), Dim::Fixed(32), Dim::Fixed(32)];
+    let mut g = GraphBuilder::new("dct_codec", 17);
+    g.import(EDGEWISE, 1);
+    g.input("x", DType::F32, &image);
+    g.initializer(tensor_f32("blur", &[1, 1, 3, 3], &[1.0 / 9.0; 9]));
+    g.initializer(tensor_f32("step", &[1], &[0.05]));
+    g.initializer(tensor_f32("half", &[1], &[0.5]));
+    let mask: Vec<f32> = (0..32 * 32)
+        .map(|i| {
+            let (r, c) = (i / 32 % 8, i % 32 % 8);
+            if r < 4 && c < 4 { 1.0 } else { 0.0 }
+        })
+        .collect();
+    g.initializer(tensor_f32("mask", &[1, 1, 32, 32], &mask));
+    g.node(
+        "Conv",
+        &["x", "blur"],
+        "s",
+        vec![("pads", Attr::Ints(vec![1, 1, 1, 1]))],
+    );
+    g.node_in(
+        EDGEWISE,
+        "BlockDct",
+        &["s"],
+        &["d"],
+        vec![("block", Attr::Int(8))],
+    );
+    g.node_in(
+        EDGEWISE,
+        "BorderRound",
+        &["d", "step", "half"],
+        &["q"],
+        vec![("qmin", Attr::Int(-128)), ("qmax", Attr::Int(127))],
+    );
+    g.node("Mul", &["q", "mask"], "m", vec![]);
+    g.node_in(
+        EDGEWISE,
+        "BlockIdct",
+        &["m"],
+        &["recon"],
+        vec![("block", Attr::Int(8))],
+    );
+    g.node_in(
+        EDGEWISE,
+        "SsimMap",
+        &["s", "recon"],
+        &["ssim"],
+        vec![("window", Attr::Int(7)), ("sigma", Attr::Float(1.5))],
+    );
+    g.node(
+        "ReduceMean",
+        &["ssim"],
+        "score",
+        vec![("axes", Attr::Ints(vec![2, 3])), ("keepdims", Attr::Int(0))],
+    );
+    g.output("recon", DType::F32, &image);
+    g.output("score", DType::F32, &[batch(), Dim::Fixed(1)]);
     g.to_bytes()
 }

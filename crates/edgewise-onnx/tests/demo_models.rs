@@ -3,11 +3,13 @@
 use edgewise_onnx::fixtures;
 
 #[test]
-fn committed_sobel_model_is_current() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../onnx/sobel.onnx");
-    let committed = std::fs::read(path).expect("onnx/sobel.onnx is committed");
-    assert!(
-        committed == fixtures::sobel(),
-        "onnx/sobel.onnx is stale: run `cargo run -p edgewise-onnx --bin write-fixtures -- target/fixtures --demo onnx`"
-    );
+fn committed_demo_models_are_current() {
+    for (name, make) in fixtures::DEMO {
+        let path = format!("{}/../../onnx/{name}.onnx", env!("CARGO_MANIFEST_DIR"));
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            committed == make(),
+            "onnx/{name}.onnx is stale: run `cargo run -p edgewise-onnx --bin write-fixtures -- target/fixtures --demo onnx`"
+        );
+    }
 }

@@ -94,7 +94,13 @@ pub fn check_arity(op: &str, inputs: &[Fact], min: usize, max: usize) -> TractRe
 }
 
 /// Fails unless input `index` (called `name` in the schema) has element type `dt`.
-pub fn check_type(op: &str, inputs: &[Fact], index: usize, name: &str, dt: DatumType) -> TractResult<()> {
+pub fn check_type(
+    op: &str,
+    inputs: &[Fact],
+    index: usize,
+    name: &str,
+    dt: DatumType,
+) -> TractResult<()> {
     let got = inputs[index].dt;
     ensure!(
         got == dt,

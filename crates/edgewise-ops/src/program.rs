@@ -114,7 +114,8 @@ impl Params {
 
     /// Appends a signed integer (read in WGSL with `bitcast<i32>`).
     pub fn i(mut self, v: i64) -> Params {
-        self.0.push(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32 as u32);
+        self.0
+            .push(v.clamp(i32::MIN as i64, i32::MAX as i64) as i32 as u32);
         self
     }
 
@@ -136,7 +137,13 @@ mod tests {
 
     #[test]
     fn grid_covers_every_thread_and_respects_the_per_dimension_limit() {
-        for (threads, size) in [(1, 64), (64, 64), (65, 64), (10_000_000, 64), (1 << 31, 256)] {
+        for (threads, size) in [
+            (1, 64),
+            (64, 64),
+            (65, 64),
+            (10_000_000, 64),
+            (1 << 31, 256),
+        ] {
             let [x, y, z] = grid(threads, size);
             assert!(x <= MAX_GROUPS_PER_DIM && y <= MAX_GROUPS_PER_DIM && z == 1);
             let covered = x as usize * y as usize * size as usize;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::internal::InferenceOp;
+use tract_onnx::tract_hir::internal::*;
 
 use crate::custom::{CustomOp, FromNode};
 use crate::ops;
@@ -92,7 +92,8 @@ impl Registry {
     pub fn standard() -> Registry {
         let mut r = Registry::empty();
         for def in ops::all() {
-            r.add(def).expect("the shipped operators have distinct, non-standard names");
+            r.add(def)
+                .expect("the shipped operators have distinct, non-standard names");
         }
         r
     }
@@ -154,7 +155,10 @@ mod tests {
         let r = Registry::standard();
         let names: Vec<_> = r.names().collect();
         for n in &names {
-            assert!(!standard_names().0.contains_key(*n), "{n} is a standard name");
+            assert!(
+                !standard_names().0.contains_key(*n),
+                "{n} is a standard name"
+            );
         }
         assert!(names.contains(&"BorderRound"), "{names:?}");
     }
@@ -164,7 +168,10 @@ mod tests {
         let mut r = Registry::empty();
         let mut def = OpDef::of::<BorderRound>();
         r.add(def).unwrap();
-        assert_eq!(r.add(def), Err(RegistryError::Duplicate("BorderRound".into())));
+        assert_eq!(
+            r.add(def),
+            Err(RegistryError::Duplicate("BorderRound".into()))
+        );
         def.name = "Conv";
         let err = r.add(def).unwrap_err();
         assert_eq!(err, RegistryError::CollidesWithStandard("Conv".into()));

@@ -22,6 +22,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     }
     let mut framework = tract_onnx::onnx();
     crate::kernels::register(&mut framework);
+    edgewise_ops::Registry::standard().install(&mut framework);
     let proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
         Error::InvalidModel(format!(
             "not an ONNX protobuf ({} bytes): {e:#}",
@@ -46,11 +47,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     Ok(Decoded { proto, framework })
 }
 
-/// Names every node (in the graph and its sub-graphs) whose operator tract cannot parse.
+/// Names every node (in the graph and its sub-graphs) whose operator cannot run: unknown to
+/// tract, unknown in the `ai.edgewise` domain, or an edgewise name used in another domain
+/// (tract matches by name only, so such a node would silently run the edgewise operator).
 pub(crate) fn check_operators(d: &Decoded) -> Result<()> {
     let mut missing = Vec::new();
+    let registry = edgewise_ops::Registry::standard();
     if let Some(g) = &d.proto.graph {
-        collect_unknown(g, &d.framework, &mut missing);
+        collect_unknown(g, &d.framework, &registry, &mut missing);
     }
     if missing.is_empty() {
         Ok(())
@@ -59,9 +63,20 @@ pub(crate) fn check_operators(d: &Decoded) -> Result<()> {
     }
 }
 
-fn collect_unknown(g: &GraphProto, onnx: &tract_onnx::Onnx, out: &mut Vec<String>) {
+fn collect_unknown(
+    g: &GraphProto,
+    onnx: &tract_onnx::Onnx,
+    registry: &edgewise_ops::Registry,
+    out: &mut Vec<String>,
+) {
     for node in &g.node {
-        if !onnx.op_register.0.contains_key(&node.op_type) {
+        let edgewise_domain = node.domain == edgewise_ops::DOMAIN;
+        let known = if edgewise_domain {
+            registry.contains(&node.op_type)
+        } else {
+            onnx.op_register.0.contains_key(&node.op_type) && !registry.contains(&node.op_type)
+        };
+        if !known {
             let domain = if node.domain.is_empty() {
                 String::new()
             } else {
@@ -73,7 +88,7 @@ fn collect_unknown(g: &GraphProto, onnx: &tract_onnx::Onnx, out: &mut Vec<String
             attr.g
                 .iter()
                 .chain(attr.graphs.iter())
-                .for_each(|sub| collect_unknown(sub, onnx, out));
+                .for_each(|sub| collect_unknown(sub, onnx, registry, out));
         }
     }
 }

@@ -2,10 +2,28 @@
 
 use std::sync::Arc;
 
-use edgewise_core::{Error, Result, Tensor, ValueInfo};
+#[cfg(target_arch = "wasm32")]
+use edgewise_core::Error;
+use edgewise_core::{Dim, Result, Tensor, ValueInfo};
+use edgewise_gpu::{Gpu, GpuOptions};
 use tract_onnx::prelude::*;
 
-use crate::{convert, feeds, load};
+use crate::plan::{self, StageKind};
+use crate::report::{Placement, StageReport};
+use crate::staged::Staged;
+use crate::tract_plan::{TractPlan, guard};
+use crate::{convert, feeds, load, submodel};
+
+/// Where a session may run its operators, in order of preference (onnxruntime-web's
+/// `executionProviders`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// edgewise operators on a GPU through WebGPU (or Vulkan/Metal/DX12 natively); standard
+    /// operators stay on the CPU.
+    WebGpu,
+    /// Everything on the CPU.
+    Cpu,
+}
 
 /// How a [`Session`] is built.
 #[derive(Clone, Debug)]
@@ -13,25 +31,39 @@ pub struct SessionOptions {
     /// Run tract's full optimizer (kernel selection, fusion). On by default; off keeps the
     /// decluttered graph, which loads faster and is useful when comparing numerics.
     pub optimize: bool,
+    /// Execution providers in order of preference; `[Cpu]` by default. With `WebGpu` first, a
+    /// model that uses edgewise operators is planned in stages and its GPU stages run on the
+    /// device when there is one (on the CPU otherwise, as the stage report says).
+    pub providers: Vec<Provider>,
+    /// Device selection and limits for the GPU stages.
+    pub gpu: GpuOptions,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { optimize: true }
+        SessionOptions {
+            optimize: true,
+            providers: vec![Provider::Cpu],
+            gpu: GpuOptions::default(),
+        }
     }
+}
+
+enum Engine {
+    /// The whole model as one tract plan (edgewise operators run their CPU kernels inside it).
+    Single(Box<TractPlan>, Vec<StageReport>),
+    /// CPU and GPU stages.
+    Staged(Box<Staged>),
 }
 
 /// A loaded ONNX model, ready to run.
 ///
-/// The optimized plan is built once in [`Session::new`]; each [`Session::run`] resolves the
-/// symbolic dims (a dynamic batch, say) from the feeds it is given.
+/// Plans are built once in [`Session::create`]; each run resolves the symbolic dims (a
+/// dynamic batch, say) from the feeds it is given.
 pub struct Session {
     inputs: Vec<ValueInfo>,
     outputs: Vec<ValueInfo>,
-    /// For each declared input, its position among tract's model inputs.
-    input_slots: Vec<usize>,
-    plan: Arc<TypedRunnableModel>,
-    state: Option<TypedSimpleState>,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for Session {
@@ -39,47 +71,82 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("inputs", &self.inputs)
             .field("outputs", &self.outputs)
+            .field("stages", &self.stages())
             .finish()
     }
 }
 
 impl Session {
-    /// Loads a model from the bytes of an ONNX file.
-    pub fn new(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
-        guard(|| Session::build(bytes, options))
-    }
-
-    fn build(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
-        let decoded = load::decode(bytes)?;
-        load::check_operators(&decoded)?;
+    /// Loads a model from the bytes of an ONNX file. With the WebGPU provider first and a
+    /// model that uses edgewise operators, this requests a GPU device, hence `async`.
+    pub async fn create(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
+        let decoded = guard(|| {
+            let decoded = load::decode(bytes)?;
+            load::check_operators(&decoded)?;
+            Ok(decoded)
+        })?;
         let (inputs, mut outputs) = load::signature(&decoded.proto);
-        let (model, names) = load::typed_model(&decoded, options.optimize)?;
-        load::complete_outputs(&mut outputs, &model);
-        let input_slots = inputs
-            .iter()
-            .map(|i| {
-                names.iter().position(|n| *n == i.name).ok_or_else(|| {
-                    Error::InvalidModel(format!("input '{}' is not a source of the graph", i.name))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if input_slots.len() != names.len() {
-            return Err(Error::InvalidModel(format!(
-                "the graph has {} sources but declares {} inputs",
-                names.len(),
-                input_slots.len()
-            )));
+        let graph = decoded
+            .proto
+            .graph
+            .as_ref()
+            .expect("decode checked the graph");
+        let uses_custom = graph.node.iter().any(|n| n.domain == edgewise_ops::DOMAIN);
+        let wants_gpu = options.providers.first() == Some(&Provider::WebGpu);
+        if !(wants_gpu && uses_custom) {
+            let plan = guard(|| TractPlan::build(&decoded, options.optimize))?;
+            outputs = plan.outputs.clone();
+            let nodes = graph
+                .node
+                .iter()
+                .map(|n| format!("{} ({})", n.name, n.op_type))
+                .collect();
+            let report = StageReport {
+                index: 0,
+                kind: StageKind::Cpu,
+                nodes,
+                placement: Placement::Cpu,
+                fallback: None,
+            };
+            return Ok(Session {
+                inputs,
+                outputs,
+                engine: Engine::Single(Box::new(plan), vec![report]),
+            });
         }
-        let plan = model
-            .into_runnable()
-            .map_err(|e| Error::InvalidModel(format!("{e:#}")))?;
+        let gpu = match Gpu::new(&options.gpu).await {
+            Ok(g) => Ok(Arc::new(g)),
+            Err(e) => Err(format!("{}: {e}", e.kind())),
+        };
+        let specs = plan::stages(graph);
+        let staged = guard(|| Staged::build(&decoded, specs, options.optimize, gpu))?;
+        let facts = guard(|| submodel::facts(&decoded))?;
+        complete_from_facts(&mut outputs, &facts);
         Ok(Session {
             inputs,
             outputs,
-            input_slots,
-            plan,
-            state: None,
+            engine: Engine::Staged(Box::new(staged)),
         })
+    }
+
+    /// Loads a model, blocking until the GPU device (if one is asked for) is ready.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
+        edgewise_gpu::block_on(Session::create(bytes, options))
+    }
+
+    /// Loads a model for the CPU. In the browser a GPU device can only be awaited, so the
+    /// WebGPU provider needs [`Session::create`].
+    #[cfg(target_arch = "wasm32")]
+    pub fn new(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
+        let mut fut = std::pin::pin!(Session::create(bytes, options));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => Err(Error::InvalidArgument(
+                "a WebGPU session must be created with the async Session::create".into(),
+            )),
+        }
     }
 
     /// The model's inputs (initializers excluded), in declaration order.
@@ -92,37 +159,59 @@ impl Session {
         &self.outputs
     }
 
+    /// Where each stage ran on the last call (before any call: the plan).
+    pub fn stages(&self) -> &[StageReport] {
+        match &self.engine {
+            Engine::Single(_, r) => r,
+            Engine::Staged(s) => s.reports(),
+        }
+    }
+
+    /// The GPU adapter in use, as "name (backend, type)", if any.
+    pub fn adapter(&self) -> Option<String> {
+        match &self.engine {
+            Engine::Staged(s) => s.gpu().map(|g| g.describe()),
+            Engine::Single(..) => None,
+        }
+    }
+
+    /// Destroys the session's GPU device as a driver reset would; the next run notices, starts
+    /// again on the CPU and says so in the stage report. For testing that recovery.
+    #[doc(hidden)]
+    pub fn simulate_device_loss(&self) {
+        if let Engine::Staged(s) = &self.engine
+            && let Some(gpu) = s.gpu()
+        {
+            gpu.lose_device();
+        }
+    }
+
     /// Runs the model. `feeds` must name every input exactly once; outputs come back in
     /// declaration order. A failed run leaves the session usable.
-    pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
+    pub async fn run_async(
+        &mut self,
+        feeds: Vec<(String, Tensor)>,
+    ) -> Result<Vec<(String, Tensor)>> {
         let arranged = feeds::arrange(&self.inputs, feeds)?;
-        let mut slots: Vec<Option<TValue>> = vec![None; arranged.tensors.len()];
-        for (tensor, &slot) in arranged.tensors.iter().zip(&self.input_slots) {
-            slots[slot] = Some(convert::to_tract(tensor)?.into_tvalue());
-        }
-        let values: TVec<TValue> = slots.into_iter().flatten().collect();
-        let mut state = match self.state.take() {
-            Some(s) => s,
-            None => {
-                TypedSimpleState::new(&self.plan).map_err(|e| Error::Runtime(format!("{e:#}")))?
+        let values = arranged
+            .tensors
+            .iter()
+            .map(|t| Ok(convert::to_tract(t)?.into_tvalue()))
+            .collect::<Result<Vec<TValue>>>()?;
+        let (produced, symbols) = match &mut self.engine {
+            Engine::Single(plan, _) => (plan.run(values)?, plan.symbols(&arranged.symbols)),
+            Engine::Staged(staged) => {
+                let named = self
+                    .inputs
+                    .iter()
+                    .map(|i| i.name.clone())
+                    .zip(values)
+                    .collect();
+                let wanted: Vec<String> = self.outputs.iter().map(|o| o.name.clone()).collect();
+                let produced = staged.run(named, &wanted).await?;
+                (produced.into_iter().collect(), SymbolValues::default())
             }
         };
-        let result = guard(|| {
-            state
-                .run(values)
-                .map_err(|e| Error::Runtime(format!("{e:#}")))
-        });
-        // A failed run may leave values and resolved symbols behind: only a clean state is kept.
-        let produced = result?;
-        self.state = Some(state);
-        // Shape outputs may still hold symbols (`batch`): give them the values fed this run.
-        let scope = &self.plan.model().symbols;
-        let mut symbols = SymbolValues::default();
-        for (name, value) in &arranged.symbols {
-            if let Some(sym) = scope.get(name) {
-                symbols.set(&sym, *value as i64);
-            }
-        }
         self.outputs
             .iter()
             .zip(produced.iter())
@@ -134,24 +223,45 @@ impl Session {
             })
             .collect()
     }
+
+    /// Runs the model, blocking on GPU stages natively.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
+        edgewise_gpu::block_on(self.run_async(feeds))
+    }
 }
 
-/// Natively, a panic inside tract becomes an error; on wasm32 (panic = abort) it cannot be
-/// caught, which is why every input is validated before tract sees it.
-fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::Runtime(format!("internal error: {msg}")))
-        })
+/// Fills gaps in the declared output types from the whole model's typing.
+fn complete_from_facts(outputs: &mut [ValueInfo], facts: &submodel::Facts) {
+    for info in outputs {
+        let Some(fact) = facts.get(&info.name) else {
+            continue;
+        };
+        if info.dtype.is_none() {
+            info.dtype = convert::dtype_of(fact.datum_type);
+        }
+        if info.shape.is_none() {
+            info.shape = Some(
+                fact.shape
+                    .iter()
+                    .map(|d| match d {
+                        Ok(n) => Dim::Fixed(*n),
+                        Err(sym) => Dim::Symbolic(sym.clone()),
+                    })
+                    .collect(),
+            );
+        }
     }
-    #[cfg(target_arch = "wasm32")]
-    {
-        f()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_never_lost() {
+        use edgewise_core::Error;
+        let e = Session::new(&[], &SessionOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::InvalidModel(_)), "{e}");
     }
 }

@@ -65,10 +65,16 @@ fn unoptimized_plan_gives_the_same_result() {
     let x: Vec<f32> = (0..12).map(|i| i as f32 * 0.3 - 1.0).collect();
     let feed = || vec![("x".to_string(), Tensor::f32(x.clone(), vec![3, 4]).unwrap())];
     let fast = session(&fixtures::mlp()).run(feed()).unwrap();
-    let plain = Session::new(&fixtures::mlp(), &SessionOptions { optimize: false })
-        .unwrap()
-        .run(feed())
-        .unwrap();
+    let plain = Session::new(
+        &fixtures::mlp(),
+        &SessionOptions {
+            optimize: false,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .run(feed())
+    .unwrap();
     assert_eq!(fast, plain);
 }
 

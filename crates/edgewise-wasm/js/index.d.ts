@@ -69,12 +69,28 @@ export interface ValueMetadata {
   readonly shape: readonly (number | string)[] | undefined;
 }
 
+/** One stage of a session's plan. */
+export interface StageReport {
+  readonly index: number;
+  /** What the planner made of it: standard operators ('cpu') or edgewise operators ('webgpu'). */
+  readonly kind: 'cpu' | 'webgpu';
+  /** Its nodes, as `name (OpType)`. */
+  readonly nodes: readonly string[];
+  /** Where it ran on the last call. */
+  readonly placement: 'cpu' | 'webgpu';
+  /** Why a 'webgpu' stage ran on the CPU (no adapter, device lost, compile error, limits), or null. */
+  readonly fallback: string | null;
+}
+
 export declare namespace InferenceSession {
   /** Execution providers this build can run. */
-  type ExecutionProvider = 'wasm' | 'cpu' | { name: 'wasm' | 'cpu' };
+  type ExecutionProvider = 'webgpu' | 'wasm' | 'cpu' | { name: 'webgpu' | 'wasm' | 'cpu' };
 
   interface SessionOptions {
-    /** Defaults to ['wasm']. */
+    /**
+     * In order of preference; defaults to ['wasm']. With 'webgpu' first, a model using
+     * edgewise operators runs them on the GPU where there is one, on the CPU otherwise.
+     */
     executionProviders?: readonly ExecutionProvider[];
     /** 'disabled' skips the graph optimizer; every other level runs all of it. */
     graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
@@ -107,6 +123,13 @@ export declare class InferenceSession {
     feeds: InferenceSession.FeedsType,
     fetches?: readonly string[],
   ): Promise<InferenceSession.ReturnType>;
+  /**
+   * Where each stage ran on the last run (before any run: the plan). A WebGPU stage that ran
+   * on the CPU says why in `fallback`; a console warning says so too, once per reason.
+   */
+  stages(): readonly StageReport[];
+  /** The GPU adapter in use, or undefined. */
+  readonly adapter: string | undefined;
   /** Frees the model; later runs reject. */
   release(): Promise<void>;
 }

@@ -165,11 +165,23 @@ function optimizeFlag(options) {
   return level !== 'disabled';
 }
 
-function checkProviders(options) {
-  for (const ep of options?.executionProviders ?? ['wasm']) {
-    const name = typeof ep === 'string' ? ep : ep?.name;
-    if (name !== 'wasm' && name !== 'cpu') {
-      throw new Error(`execution provider '${name}' is not available; this build runs 'wasm' (alias 'cpu')`);
+/** Provider names in order of preference, checked: 'webgpu', and 'wasm' (alias 'cpu'). */
+function providerList(options) {
+  const names = (options?.executionProviders ?? ['wasm']).map((ep) => (typeof ep === 'string' ? ep : ep?.name));
+  for (const name of names) {
+    if (name !== 'wasm' && name !== 'cpu' && name !== 'webgpu') {
+      throw new Error(`execution provider '${name}' is not available; edgewise runs 'webgpu' and 'wasm' (alias 'cpu')`);
+    }
+  }
+  return names.map((n) => (n === 'wasm' ? 'cpu' : n));
+}
+
+/** Says once per session and reason when a GPU stage ran on the CPU. */
+function warnFallbacks(stages, warned) {
+  for (const s of stages) {
+    if (s.fallback && !warned.has(s.fallback)) {
+      warned.add(s.fallback);
+      console.warn(`edgewise: stage ${s.index} (${s.nodes.join(', ')}) ran on the CPU: ${s.fallback}`);
     }
   }
 }
@@ -186,6 +198,9 @@ function freezeMetadata(list) {
 export class InferenceSession {
   #inner;
   #queue = Promise.resolve();
+  #warned = new Set();
+  #stages = [];
+  #adapter;
 
   constructor(inner) {
     this.#inner = inner;
@@ -197,12 +212,38 @@ export class InferenceSession {
 
   /**
    * Loads a model from bytes, a URL (fetched) or, in Node and Deno, a file path.
-   * Options: `executionProviders` (['wasm']), `graphOptimizationLevel` ('all' | 'disabled').
+   * Options: `executionProviders` (['wasm'] by default; ['webgpu', 'wasm'] runs edgewise
+   * operators on the GPU where there is one), `graphOptimizationLevel` ('all' | 'disabled').
    */
   static async create(model, options = {}) {
-    checkProviders(options);
+    const providers = providerList(options);
+    const optimize = optimizeFlag(options);
     const [bytes] = await Promise.all([loadModelBytes(model), init()]);
-    return new InferenceSession(WasmSession.create(bytes, optimizeFlag(options)));
+    const session = new InferenceSession(await WasmSession.create(bytes, optimize, providers));
+    session.#report();
+    return session;
+  }
+
+  /**
+   * Where each stage of the model ran on the last run (before any run: the plan):
+   * `[{ index, kind: 'cpu' | 'webgpu', nodes, placement: 'cpu' | 'webgpu', fallback }]`.
+   * `fallback` says why a WebGPU stage ran on the CPU, or is null.
+   */
+  stages() {
+    if (this.#inner === undefined) throw new Error('the session was released');
+    return structuredClone(this.#stages);
+  }
+
+  /** The GPU adapter the session uses, or undefined. */
+  get adapter() {
+    return this.#adapter;
+  }
+
+  /** Reads the stage report once a call has settled (never while a run holds the session). */
+  #report() {
+    this.#stages = this.#inner.stages();
+    this.#adapter = this.#inner.adapter() ?? undefined;
+    warnFallbacks(this.#stages, this.#warned);
   }
 
   /**
@@ -215,7 +256,7 @@ export class InferenceSession {
     return result;
   }
 
-  #runNow(feeds, fetches) {
+  async #runNow(feeds, fetches) {
     if (this.#inner === undefined) throw new Error('the session was released');
     if (feeds === null || typeof feeds !== 'object') throw new TypeError('run: feeds must be an object of Tensors');
     const wanted = fetches === undefined ? this.outputNames : Array.isArray(fetches) ? fetches : Object.keys(fetches);
@@ -231,9 +272,10 @@ export class InferenceSession {
       return [name, t.type, t.data, Array.from(t.dims)];
     });
     const outputs = {};
-    for (const [name, type, data, dims] of this.#inner.run(entries)) {
+    for (const [name, type, data, dims] of await this.#inner.run(entries)) {
       if (wanted.includes(name)) outputs[name] = new Tensor(type, data, dims);
     }
+    this.#report();
     return outputs;
   }
 

@@ -8,7 +8,10 @@
 
 mod marshal;
 
-use edgewise_runtime::{Session, SessionOptions};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use edgewise_runtime::{Provider, Session, SessionOptions};
 use wasm_bindgen::prelude::*;
 
 /// Installs a panic hook that prints Rust panics to `console.error` (called once at start).
@@ -39,50 +42,124 @@ pub fn memory_bytes() -> f64 {
 /// A loaded model. Created by [`WasmSession::create`]; freed by `free()` from JS.
 #[wasm_bindgen]
 pub struct WasmSession {
-    inner: Option<Session>,
+    inner: Rc<RefCell<Slot>>,
+}
+
+/// Where the session is: between calls, inside a run (which owns it until it settles), or
+/// released.
+enum Slot {
+    Ready(Box<Session>),
+    Running,
+    Released,
+}
+
+fn released() -> JsError {
+    edgewise_runtime::Error::Released.into()
+}
+
+fn busy() -> JsError {
+    JsError::new("the session is busy with another call; await it first")
 }
 
 #[wasm_bindgen]
 impl WasmSession {
-    /// Loads an ONNX model from its bytes. `optimize = false` skips tract's optimizer.
-    pub fn create(bytes: &[u8], optimize: bool) -> Result<WasmSession, JsError> {
-        let session = Session::new(bytes, &SessionOptions { optimize })?;
+    /// Loads an ONNX model from its bytes. `optimize = false` skips tract's optimizer;
+    /// `providers` lists "webgpu" and/or "cpu" in order of preference.
+    pub async fn create(
+        bytes: Vec<u8>,
+        optimize: bool,
+        providers: Vec<String>,
+    ) -> Result<WasmSession, JsError> {
+        let providers = providers
+            .iter()
+            .map(|p| match p.as_str() {
+                "webgpu" => Ok(Provider::WebGpu),
+                "cpu" | "wasm" => Ok(Provider::Cpu),
+                other => Err(JsError::new(&format!(
+                    "unknown execution provider '{other}' (edgewise has 'webgpu' and 'wasm')"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = SessionOptions {
+            optimize,
+            providers,
+            ..Default::default()
+        };
+        let session = Session::create(&bytes, &options).await?;
         Ok(WasmSession {
-            inner: Some(session),
+            inner: Rc::new(RefCell::new(Slot::Ready(Box::new(session)))),
         })
     }
 
-    fn session(&mut self) -> Result<&mut Session, JsError> {
-        self.inner
-            .as_mut()
-            .ok_or_else(|| edgewise_runtime::Error::Released.into())
+    fn with<T>(&self, f: impl FnOnce(&Session) -> T) -> Result<T, JsError> {
+        match &*self.inner.borrow() {
+            Slot::Ready(s) => Ok(f(s)),
+            Slot::Running => Err(busy()),
+            Slot::Released => Err(released()),
+        }
     }
 
     /// `[{ name, isTensor, type, shape }]` for each input, shapes using strings for symbolic
     /// dims, as onnxruntime-web's `inputMetadata`.
     #[wasm_bindgen(js_name = inputMetadata)]
-    pub fn input_metadata(&mut self) -> Result<js_sys::Array, JsError> {
-        Ok(marshal::metadata(self.session()?.inputs()))
+    pub fn input_metadata(&self) -> Result<js_sys::Array, JsError> {
+        self.with(|s| marshal::metadata(s.inputs()))
     }
 
     /// Same as [`WasmSession::input_metadata`] for the outputs.
     #[wasm_bindgen(js_name = outputMetadata)]
-    pub fn output_metadata(&mut self) -> Result<js_sys::Array, JsError> {
-        Ok(marshal::metadata(self.session()?.outputs()))
+    pub fn output_metadata(&self) -> Result<js_sys::Array, JsError> {
+        self.with(|s| marshal::metadata(s.outputs()))
     }
 
-    /// Runs the model on `[[name, type, data, dims], …]`; returns outputs in the same form.
-    pub fn run(&mut self, feeds: js_sys::Array) -> Result<js_sys::Array, JsError> {
-        let feeds = marshal::feeds_from_js(&feeds)?;
-        let outputs = self.session()?.run(feeds)?;
-        Ok(outputs
-            .into_iter()
-            .map(|(name, t)| marshal::tensor_to_js(&name, t))
-            .collect())
+    /// `[{ index, kind, nodes, placement, fallback }]`: where each stage ran on the last call
+    /// ("cpu" or "webgpu") and, for a GPU stage that ran on the CPU, why.
+    pub fn stages(&self) -> Result<js_sys::Array, JsError> {
+        self.with(|s| marshal::stages(s.stages()))
+    }
+
+    /// The GPU adapter in use, or `undefined`.
+    pub fn adapter(&self) -> Result<Option<String>, JsError> {
+        self.with(|s| s.adapter())
+    }
+
+    /// Runs the model on `[[name, type, data, dims], …]`; resolves to outputs in the same form.
+    pub fn run(&self, feeds: js_sys::Array) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        let feeds = marshal::feeds_from_js(&feeds);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let feeds = feeds.map_err(JsError::from)?;
+            let taken = std::mem::replace(&mut *inner.borrow_mut(), Slot::Running);
+            let mut session = match taken {
+                Slot::Ready(s) => s,
+                other => {
+                    let err = if matches!(other, Slot::Running) {
+                        busy()
+                    } else {
+                        released()
+                    };
+                    *inner.borrow_mut() = other;
+                    return Err(err.into());
+                }
+            };
+            let result = session.run_async(feeds).await;
+            // A release() during the run leaves `Released`: the session is dropped here.
+            let mut slot = inner.borrow_mut();
+            if matches!(*slot, Slot::Running) {
+                *slot = Slot::Ready(session);
+            }
+            drop(slot);
+            let outputs = result.map_err(JsError::from)?;
+            Ok(outputs
+                .into_iter()
+                .map(|(name, t)| marshal::tensor_to_js(&name, t))
+                .collect::<js_sys::Array>()
+                .into())
+        })
     }
 
     /// Drops the model and its plan now; later calls fail with "the session was released".
-    pub fn release(&mut self) {
-        self.inner = None;
+    pub fn release(&self) {
+        *self.inner.borrow_mut() = Slot::Released;
     }
 }

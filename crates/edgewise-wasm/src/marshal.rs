@@ -1,6 +1,8 @@
 //! Conversions between JS values and edgewise tensors, checked so that no JS value can panic.
 
-use edgewise_runtime::{DType, Dim, Error, Tensor, TensorData, ValueInfo};
+use edgewise_runtime::{
+    DType, Dim, Error, Placement, StageKind, StageReport, Tensor, TensorData, ValueInfo,
+};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -38,6 +40,37 @@ pub(crate) fn metadata(infos: &[ValueInfo]) -> Array {
                 None => JsValue::UNDEFINED,
             };
             set(&obj, "shape", &shape);
+            JsValue::from(obj)
+        })
+        .collect()
+}
+
+/// Stage reports → `{ index, kind, nodes, placement, fallback }` objects; placements and kinds
+/// say "webgpu" for the GPU, as the execution provider is called in JS.
+pub(crate) fn stages(reports: &[StageReport]) -> Array {
+    reports
+        .iter()
+        .map(|r| {
+            let obj = Object::new();
+            set(&obj, "index", &JsValue::from_f64(r.index as f64));
+            let kind = match r.kind {
+                StageKind::Cpu => "cpu",
+                StageKind::Gpu => "webgpu",
+            };
+            set(&obj, "kind", &JsValue::from_str(kind));
+            let nodes: Array = r.nodes.iter().map(|n| JsValue::from_str(n)).collect();
+            set(&obj, "nodes", &nodes);
+            let placement = match r.placement {
+                Placement::Cpu => "cpu",
+                Placement::Gpu => "webgpu",
+            };
+            set(&obj, "placement", &JsValue::from_str(placement));
+            let fallback = r
+                .fallback
+                .as_deref()
+                .map(JsValue::from_str)
+                .unwrap_or(JsValue::NULL);
+            set(&obj, "fallback", &fallback);
             JsValue::from(obj)
         })
         .collect()

@@ -7,7 +7,24 @@ use edgewise_onnx::fixtures;
 use edgewise_wasm::WasmSession;
 use js_sys::{Array, Float32Array, Int32Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
+
+async fn create_with(bytes: &[u8], providers: &[&str]) -> Result<WasmSession, JsValue> {
+    let providers = providers.iter().map(|p| p.to_string()).collect();
+    WasmSession::create(bytes.to_vec(), true, providers)
+        .await
+        .map_err(JsValue::from)
+}
+
+async fn create(bytes: &[u8]) -> Result<WasmSession, JsValue> {
+    create_with(bytes, &["cpu"]).await
+}
+
+async fn run(s: &WasmSession, feeds: Array) -> Result<Array, JsValue> {
+    let out = JsFuture::from(s.run(feeds)).await?;
+    Ok(out.dyn_into().expect("run resolves to an array"))
+}
 
 fn feed(name: &str, ty: &str, data: JsValue, dims: &[f64]) -> JsValue {
     let dims: Array = dims.iter().map(|&d| JsValue::from_f64(d)).collect();
@@ -23,9 +40,9 @@ fn message(err: JsValue) -> String {
     String::from(e.message())
 }
 
-fn run_ok(s: &mut WasmSession) -> Vec<f32> {
-    let out = s
-        .run(Array::of1(&feed("x", "float32", ones(8), &[2.0, 4.0])))
+async fn run_ok(s: &WasmSession) -> Vec<f32> {
+    let out = run(s, Array::of1(&feed("x", "float32", ones(8), &[2.0, 4.0])))
+        .await
         .unwrap();
     let first: Array = out.get(0).dyn_into().unwrap();
     assert_eq!(first.get(0).as_string().unwrap(), "y");
@@ -34,9 +51,9 @@ fn run_ok(s: &mut WasmSession) -> Vec<f32> {
 }
 
 #[wasm_bindgen_test]
-fn mlp_runs_and_matches_the_formula() {
-    let mut s = WasmSession::create(&fixtures::mlp(), true).unwrap();
-    let y = run_ok(&mut s);
+async fn mlp_runs_and_matches_the_formula() {
+    let s = create(&fixtures::mlp()).await.unwrap();
+    let y = run_ok(&s).await;
     assert_eq!(y.len(), 6);
     for c in 0..3 {
         let want: f32 =
@@ -50,8 +67,8 @@ fn mlp_runs_and_matches_the_formula() {
 }
 
 #[wasm_bindgen_test]
-fn metadata_uses_strings_for_symbolic_dims() {
-    let mut s = WasmSession::create(&fixtures::mlp(), true).unwrap();
+async fn metadata_uses_strings_for_symbolic_dims() {
+    let s = create(&fixtures::mlp()).await.unwrap();
     let meta = s.input_metadata().unwrap();
     let x = meta.get(0);
     assert_eq!(
@@ -77,21 +94,24 @@ fn metadata_uses_strings_for_symbolic_dims() {
 }
 
 #[wasm_bindgen_test]
-fn malformed_models_are_errors() {
+async fn malformed_models_are_errors() {
     let bytes = fixtures::mlp();
     for bad in [&b""[..], &bytes[..bytes.len() / 2], b"not a model at all"] {
-        let err = WasmSession::create(bad, true).err().expect("must fail");
-        assert!(message(err.into()).starts_with("invalid model"));
+        let err = create(bad).await.err().expect("must fail");
+        assert!(message(err).starts_with("invalid model"));
     }
-    let err = WasmSession::create(&fixtures::unsupported_op(), true)
+    let err = create(&fixtures::unsupported_op()).await.err().unwrap();
+    assert!(message(err).contains("FancyOp"));
+    let err = create_with(&fixtures::mlp(), &["cuda"])
+        .await
         .err()
         .unwrap();
-    assert!(message(err.into()).contains("FancyOp"));
+    assert!(message(err).contains("unknown execution provider 'cuda'"));
 }
 
 #[wasm_bindgen_test]
-fn bad_feeds_are_errors_and_the_session_survives() {
-    let mut s = WasmSession::create(&fixtures::mlp(), true).unwrap();
+async fn bad_feeds_are_errors_and_the_session_survives() {
+    let s = create(&fixtures::mlp()).await.unwrap();
     let int32: JsValue = Int32Array::from(&[1i32; 8][..]).into();
     let cases: Vec<(Array, &str)> = vec![
         (Array::new(), "missing input 'x'"),
@@ -130,23 +150,76 @@ fn bad_feeds_are_errors_and_the_session_survives() {
         (Array::of1(&JsValue::from_str("x")), "each feed must be"),
     ];
     for (feeds, expected) in cases {
-        let err = s.run(feeds).err().expect("bad feed must fail");
-        let msg = message(err.into());
+        let err = run(&s, feeds).await.err().expect("bad feed must fail");
+        let msg = message(err);
         assert!(
             msg.contains(expected),
             "'{msg}' should contain '{expected}'"
         );
-        assert_eq!(run_ok(&mut s).len(), 6, "session still runs after: {msg}");
+        assert_eq!(run_ok(&s).await.len(), 6, "session still runs after: {msg}");
     }
 }
 
 #[wasm_bindgen_test]
-fn released_session_refuses_to_run() {
-    let mut s = WasmSession::create(&fixtures::mlp(), true).unwrap();
+async fn released_session_refuses_to_run() {
+    let s = create(&fixtures::mlp()).await.unwrap();
     s.release();
-    let err = s
-        .run(Array::of1(&feed("x", "float32", ones(4), &[1.0, 4.0])))
+    let err = run(&s, Array::of1(&feed("x", "float32", ones(4), &[1.0, 4.0])))
+        .await
         .err()
         .unwrap();
-    assert_eq!(message(err.into()), "the session was released");
+    assert_eq!(message(err), "the session was released");
+}
+
+fn host_has_webgpu() -> bool {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or_default();
+    !navigator.is_undefined()
+        && Reflect::get(&navigator, &"gpu".into())
+            .map(|g| !g.is_undefined())
+            .unwrap_or(false)
+}
+
+fn field(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_staged_model_matches_the_cpu_run_and_reports_its_stages() {
+    let x: JsValue =
+        Float32Array::from(&(0..64).map(|i| (i as f32 - 30.0) / 7.0).collect::<Vec<_>>()[..])
+            .into();
+    let feeds = || Array::of1(&feed("x", "float32", x.clone(), &[2.0, 4.0, 8.0]));
+    let cpu = create(&fixtures::border_chain()).await.unwrap();
+    let want = run(&cpu, feeds()).await.unwrap();
+    let gpu = create_with(&fixtures::border_chain(), &["webgpu", "cpu"])
+        .await
+        .unwrap();
+    let got = run(&gpu, feeds()).await.unwrap();
+    for i in 0..2 {
+        let g: Array = got.get(i).dyn_into().unwrap();
+        let w: Array = want.get(i).dyn_into().unwrap();
+        assert_eq!(g.get(0).as_string(), w.get(0).as_string());
+        let (g, w) = (
+            g.get(2).dyn_into::<Float32Array>().unwrap().to_vec(),
+            w.get(2).dyn_into::<Float32Array>().unwrap().to_vec(),
+        );
+        assert_eq!(g, w, "output {i}");
+    }
+    let stages = gpu.stages().unwrap();
+    assert_eq!(stages.length(), 3);
+    let middle = stages.get(1);
+    assert_eq!(field(&middle, "kind").as_string().unwrap(), "webgpu");
+    let placement = field(&middle, "placement").as_string().unwrap();
+    let fallback = field(&middle, "fallback");
+    if host_has_webgpu() {
+        assert_eq!(placement, "webgpu", "fallback: {fallback:?}");
+        assert!(fallback.is_null());
+        assert!(gpu.adapter().unwrap().is_some());
+    } else {
+        assert_eq!(placement, "cpu");
+        assert!(
+            fallback.as_string().unwrap().contains("no-adapter"),
+            "{fallback:?}"
+        );
+    }
 }

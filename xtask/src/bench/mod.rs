@@ -5,6 +5,7 @@
 //! `## Size levers` and `## Profile` of that file are taken from `bench/levers.md` and
 //! `bench/profile.md`, so that regenerating the results keeps them.
 
+mod ops;
 mod render;
 mod results;
 
@@ -24,11 +25,16 @@ pub const LATENCY_GOAL: f64 = 0.8;
 const RESULTS_JSON: &str = "target/bench/results.json";
 const RESULTS_MD: &str = "bench/RESULTS.md";
 
-pub fn bench(runs: usize) -> Result<()> {
+pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
     if runs == 0 {
         bail!("--runs must be at least 1");
     }
     setup::setup(setup::Need::Everything)?;
+    ops::run_native("native", op_budget_ms)?;
+    ops::render_all()?;
+    if only_ops {
+        return rerender();
+    }
     build::build(&Default::default())?;
     let json = root().join(RESULTS_JSON);
     let _ = fs::remove_file(&json);
@@ -40,6 +46,22 @@ pub fn bench(runs: usize) -> Result<()> {
     if !json.exists() {
         return ran;
     }
+    write_results()?;
+    ran
+}
+
+/// Renders `bench/RESULTS.md` again from the last model results and the operator tables.
+fn rerender() -> Result<()> {
+    if root().join(RESULTS_JSON).exists() {
+        write_results()
+    } else {
+        println!("  no model results in {RESULTS_JSON} yet: bench/ops.md updated only");
+        Ok(())
+    }
+}
+
+fn write_results() -> Result<()> {
+    let json = root().join(RESULTS_JSON);
     let results: Results = serde_json::from_str(
         &fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?,
     )
@@ -48,13 +70,14 @@ pub fn bench(runs: usize) -> Result<()> {
     let dir = root().join("bench");
     fs::create_dir_all(&dir)?;
     let notes = Notes {
+        ops: read_optional(&dir.join("ops.md"))?,
         levers: read_optional(&dir.join("levers.md"))?,
         profile: read_optional(&dir.join("profile.md"))?,
     };
     let md = render(&results, &machine, &notes);
     fs::write(root().join(RESULTS_MD), md)?;
     println!("  wrote {RESULTS_MD}");
-    ran
+    Ok(())
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {

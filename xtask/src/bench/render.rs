@@ -8,6 +8,7 @@ use super::{LATENCY_GOAL, Machine};
 /// Hand-written sections kept across regenerations.
 #[derive(Default)]
 pub struct Notes {
+    pub ops: Option<String>,
     pub levers: Option<String>,
     pub profile: Option<String>,
 }
@@ -475,6 +476,11 @@ pub fn render(r: &Results, m: &Machine, notes: &Notes) -> String {
 
     // Hand-written sections.
     for (title, note, file) in [
+        (
+            "Custom operators: CPU kernel against GPU program",
+            &notes.ops,
+            "bench/ops.md",
+        ),
         ("Size levers", &notes.levers, "bench/levers.md"),
         ("Profile", &notes.profile, "bench/profile.md"),
     ] {

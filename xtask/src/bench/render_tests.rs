@@ -106,6 +106,7 @@ fn machine() -> Machine {
 #[test]
 fn renders_tables_goal_and_notes() {
     let notes = Notes {
+        ops: None,
         levers: None,
         profile: Some("# Profile\n\n## Ops\n\nconv dominates\n".into()),
     };

@@ -44,7 +44,17 @@ async fn buffer_over_the_limit_is_too_large() {
     .expect("an adapter");
     let mut rng = Rng::new(1);
     let err = gpu.upload(&rng.tensor_f32(&[1000], 0.0, 1.0)).unwrap_err();
-    assert!(matches!(err, GpuError::TooLarge { bytes: 4000, limit: 1024, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            GpuError::TooLarge {
+                bytes: 4000,
+                limit: 1024,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let small = gpu.upload(&rng.tensor_f32(&[100], 0.0, 1.0)).unwrap();
     assert_eq!(gpu.read(&small).await.unwrap().shape(), &[100]);
 }
@@ -55,7 +65,9 @@ async fn lost_device_is_reported() {
     let x = gpu.upload(&rng.tensor_f32(&[16], -1.0, 1.0)).unwrap();
     let s = gpu.upload(&rng.tensor_f32(&[1], 0.1, 0.2)).unwrap();
     let b = gpu.upload(&rng.tensor_f32(&[1], 0.4, 0.6)).unwrap();
-    gpu.run(&OP, &[&x, &s, &b]).await.expect("runs before the loss");
+    gpu.run(&OP, &[&x, &s, &b])
+        .await
+        .expect("runs before the loss");
     gpu.lose_device();
     let err = gpu.run(&OP, &[&x, &s, &b]).await.unwrap_err();
     assert_eq!(err.kind(), "device-lost", "{err}");
@@ -64,13 +76,24 @@ async fn lost_device_is_reported() {
 
 async fn wrong_inputs_are_a_program_error() {
     let gpu = test_gpu().await;
-    let x = gpu.upload(&Tensor::from_shape(&[2, 3], &[0i64; 6]).unwrap()).unwrap();
+    let x = gpu
+        .upload(&Tensor::from_shape(&[2, 3], &[0i64; 6]).unwrap())
+        .unwrap();
     let err = gpu.run(&OP, &[&x]).await.unwrap_err();
     assert_eq!(err.kind(), "program", "{err}");
     assert!(err.to_string().contains("BorderRound"), "{err}");
 }
 
-gpu_test!(a_broken_shader_is_a_compile_error, broken_shader_is_a_compile_error());
-gpu_test!(a_buffer_over_the_limit_is_refused, buffer_over_the_limit_is_too_large());
+gpu_test!(
+    a_broken_shader_is_a_compile_error,
+    broken_shader_is_a_compile_error()
+);
+gpu_test!(
+    a_buffer_over_the_limit_is_refused,
+    buffer_over_the_limit_is_too_large()
+);
 gpu_test!(a_lost_device_is_reported, lost_device_is_reported());
-gpu_test!(wrong_inputs_are_a_program_error_not_a_panic, wrong_inputs_are_a_program_error());
+gpu_test!(
+    wrong_inputs_are_a_program_error_not_a_panic,
+    wrong_inputs_are_a_program_error()
+);

@@ -22,7 +22,9 @@ fn main() -> std::io::Result<()> {
             eprintln!("--demo needs the onnx/ folder");
             std::process::exit(2);
         };
-        std::fs::write(onnx.join("sobel.onnx"), fixtures::sobel())?;
+        for (name, make) in fixtures::DEMO {
+            std::fs::write(onnx.join(format!("{name}.onnx")), make())?;
+        }
     }
     Ok(())
 }

@@ -147,7 +147,11 @@ impl CustomOp for BorderRound {
 
     fn gpu_program(&self, inputs: &[Fact]) -> TractResult<GpuProgram> {
         self.check(inputs)?;
-        let dims = |i: usize| inputs[i].dims().context("BorderRound: shapes must be concrete");
+        let dims = |i: usize| {
+            inputs[i]
+                .dims()
+                .context("BorderRound: shapes must be concrete")
+        };
         let x = dims(0)?;
         let l = self.layout(&x, dims(1)?[0], dims(2)?[0])?;
         let params = Params::new()
@@ -170,7 +174,12 @@ impl CustomOp for BorderRound {
                 entry: "main",
                 workgroups: grid(l.len, 256),
                 params: params.build(),
-                bindings: vec![Slot::Input(0), Slot::Input(1), Slot::Input(2), Slot::Output(0)],
+                bindings: vec![
+                    Slot::Input(0),
+                    Slot::Input(1),
+                    Slot::Input(2),
+                    Slot::Output(0),
+                ],
             }],
         })
     }
@@ -179,27 +188,31 @@ impl CustomOp for BorderRound {
 /// Benchmark workloads: activations of a small CNN, per-channel borders.
 pub fn bench_cases() -> Vec<crate::testing::BenchCase> {
     let mut rng = crate::testing::Rng::new(7);
-    [("small", [1, 16, 32, 32]), ("medium", [1, 64, 64, 64]), ("large", [8, 64, 128, 128])]
-        .into_iter()
-        .map(|(size, shape)| {
-            let len: usize = shape.iter().product();
-            crate::testing::BenchCase {
-                name: format!("BorderRound {size} {shape:?}"),
-                op: std::sync::Arc::new(BorderRound {
-                    axis: 1,
-                    qmin: -128,
-                    qmax: 127,
-                }),
-                inputs: vec![
-                    rng.tensor_f32(&shape, -4.0, 4.0),
-                    rng.tensor_f32(&[shape[1]], 0.01, 0.1),
-                    rng.tensor_f32(&[shape[1]], 0.3, 0.7),
-                ],
-                flops: 6.0 * len as f64,
-                bytes: 8.0 * len as f64,
-            }
-        })
-        .collect()
+    [
+        ("small", [1, 16, 32, 32]),
+        ("medium", [1, 64, 64, 64]),
+        ("large", [8, 64, 128, 128]),
+    ]
+    .into_iter()
+    .map(|(size, shape)| {
+        let len: usize = shape.iter().product();
+        crate::testing::BenchCase {
+            name: format!("BorderRound {size} {shape:?}"),
+            op: std::sync::Arc::new(BorderRound {
+                axis: 1,
+                qmin: -128,
+                qmax: 127,
+            }),
+            inputs: vec![
+                rng.tensor_f32(&shape, -4.0, 4.0),
+                rng.tensor_f32(&[shape[1]], 0.01, 0.1),
+                rng.tensor_f32(&[shape[1]], 0.3, 0.7),
+            ],
+            flops: 6.0 * len as f64,
+            bytes: 8.0 * len as f64,
+        }
+    })
+    .collect()
 }
 
 /// The operators of this family.
@@ -217,7 +230,7 @@ mod tests {
     fn naive(x: f32, s: f32, b: f32, qmin: i64, qmax: i64) -> f32 {
         let v = x as f64 / s as f64;
         let mut q = (v - 2.0).floor() as i64;
-        while !(v < q as f64 + b as f64) {
+        while v >= q as f64 + b as f64 {
             q += 1;
         }
         q.clamp(qmin, qmax) as f32 * s
@@ -248,7 +261,11 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| {
-                    let ch = if per_channel { (i / shape[2]) % shape[1] } else { 0 };
+                    let ch = if per_channel {
+                        (i / shape[2]) % shape[1]
+                    } else {
+                        0
+                    };
                     naive(v, ss[ch], bs[ch], -20, 15)
                 })
                 .collect();
@@ -269,7 +286,9 @@ mod tests {
             qmax: 2,
         };
         let x = tensor1(&[0.49f32, 0.5, 1.2, -0.5, -0.51, 7.0, -7.0]);
-        let out = op.eval(&[&x, &tensor1(&[1.0f32]), &tensor1(&[0.5f32])]).unwrap();
+        let out = op
+            .eval(&[&x, &tensor1(&[1.0f32]), &tensor1(&[0.5f32])])
+            .unwrap();
         let y = slice::<f32>(&out[0]).unwrap();
         assert_eq!(y, &[0.0, 1.0, 1.0, 0.0, -1.0, 2.0, -2.0]);
     }
