@@ -28,8 +28,10 @@ for (const [name, entry] of Object.entries(manifest.models)) {
   });
 }
 
-test('the committed Sobel model is the same as the fixture written from the Rust source', async () => {
-  const committed = await readFile('onnx/sobel.onnx');
-  const fixture = await readFile('target/fixtures/sobel.onnx');
-  assert.ok(committed.equals(fixture), 'onnx/sobel.onnx is stale: rewrite it with write-fixtures --demo onnx');
-});
+for (const [name, entry] of Object.entries(manifest.models)) {
+  test(`the committed model '${name}' is the same as the fixture written from the Rust source`, async () => {
+    const committed = await readFile(`onnx/${entry.file}`);
+    const fixture = await readFile(`target/fixtures/${entry.file}`);
+    assert.ok(committed.equals(fixture), `onnx/${entry.file} is stale: rewrite it with write-fixtures --demo onnx`);
+  });
+}

@@ -21,22 +21,30 @@ pub const CHROMIUM_ARGS: [&str; 7] = [
 ];
 
 /// Runs one wasm-bindgen test target (`web`: the package's exports; `kernels`: GPU programs
-/// against CPU kernels, browser only). Both packages are always selected so every wasm32
-/// build shares one feature set and tract is compiled once.
+/// against CPU kernels, browser only).
 fn wasm_tests(test: &str, browser: bool) -> Result<()> {
-    let mut c = Cmd::new("cargo").args([
-        "test",
-        "-p",
-        "edgewise-wasm",
-        "-p",
-        "edgewise-gpu",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "wasm",
-        "--test",
-        test,
-    ]);
+    wasm_test_cmd(test, browser, &[])?.run()
+}
+
+/// The command running one wasm-bindgen test target in Node or headless Chromium. Both
+/// packages are always selected so every wasm32 build shares one feature set and tract is
+/// compiled once.
+pub fn wasm_test_cmd(test: &str, browser: bool, extra: &[&str]) -> Result<Cmd> {
+    let mut c = Cmd::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "edgewise-wasm",
+            "-p",
+            "edgewise-gpu",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm",
+            "--test",
+            test,
+        ])
+        .args(extra);
     if browser {
         let caps = serde_json::json!({ "goog:chromeOptions": { "args": CHROMIUM_ARGS, "binary": "/usr/bin/chromium" } });
         let path = root().join("target/webdriver.json");
@@ -52,7 +60,7 @@ fn wasm_tests(test: &str, browser: bool) -> Result<()> {
                 path.display().to_string(),
             );
     }
-    c.run()
+    Ok(c)
 }
 
 pub fn test() -> Result<()> {

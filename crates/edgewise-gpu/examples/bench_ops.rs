@@ -20,6 +20,7 @@ fn main() {}
 mod native {
     use std::time::{Duration, Instant};
 
+    use edgewise_gpu::testing::{BenchTiming, bench_error_json, bench_json};
     use edgewise_gpu::{Gpu, GpuOptions, block_on};
     use edgewise_ops::testing::{BenchCase, assert_close};
     use tract_onnx::prelude::*;
@@ -70,12 +71,7 @@ mod native {
                 Ok(line) => println!("{line}"),
                 Err(e) => {
                     eprintln!("{}: {e}", case.name);
-                    println!(
-                        "{{\"name\":{:?},\"adapter\":{:?},\"error\":{:?}}}",
-                        case.name,
-                        gpu.describe(),
-                        e
-                    );
+                    println!("{}", bench_error_json(&case.name, &gpu, &e));
                 }
             }
         }
@@ -84,7 +80,7 @@ mod native {
     fn bench(gpu: &Gpu, case: &BenchCase, budget: Duration) -> Result<String, String> {
         let refs: Vec<&Tensor> = case.inputs.iter().collect();
         let want = case.op.eval(&refs).map_err(|e| format!("CPU: {e:#}"))?;
-        let (cpu_ms, cpu_runs) = median_ms(budget, || {
+        let (cpu_ms, _) = median_ms(budget, || {
             let _ = case.op.eval(&refs);
         });
         let t = Instant::now();
@@ -104,38 +100,22 @@ mod native {
         // Loose: these are large workloads; the kernel tests hold the tight tolerances.
         assert_close(&got, &want[0], 1e-2, 1e-2).map_err(|e| format!("GPU result differs: {e}"))?;
         let mut failed = None;
-        let (gpu_ms, gpu_runs) =
-            median_ms(budget, || match block_on(gpu.run(&*case.op, &gpu_refs)) {
-                Ok(_) => gpu.wait_idle(),
-                Err(e) => failed = Some(e.to_string()),
-            });
+        let (gpu_ms, _) = median_ms(budget, || match block_on(gpu.run(&*case.op, &gpu_refs)) {
+            Ok(_) => gpu.wait_idle(),
+            Err(e) => failed = Some(e.to_string()),
+        });
         if let Some(e) = failed {
             return Err(e);
         }
-        let rate = |ms: f64, amount: f64| amount / (ms * 1e-3) / 1e9;
-        Ok(format!(
-            concat!(
-                "{{\"name\":{:?},\"op\":{:?},\"adapter\":{:?},\"software\":{},",
-                "\"cpu_ms\":{:.4},\"gpu_ms\":{:.4},\"upload_ms\":{:.3},\"read_ms\":{:.3},",
-                "\"cpu_runs\":{},\"gpu_runs\":{},\"flops\":{},\"bytes\":{},",
-                "\"cpu_gflops\":{:.3},\"gpu_gflops\":{:.3},\"cpu_gbps\":{:.3},\"gpu_gbps\":{:.3}}}"
-            ),
-            case.name,
-            case.op.name(),
-            gpu.describe(),
-            gpu.is_software(),
-            cpu_ms,
-            gpu_ms,
-            upload_ms,
-            read_ms,
-            cpu_runs,
-            gpu_runs,
-            case.flops,
-            case.bytes,
-            rate(cpu_ms, case.flops),
-            rate(gpu_ms, case.flops),
-            rate(cpu_ms, case.bytes),
-            rate(gpu_ms, case.bytes),
+        Ok(bench_json(
+            case,
+            gpu,
+            BenchTiming {
+                cpu_ms,
+                gpu_ms,
+                upload_ms,
+                read_ms,
+            },
         ))
     }
 }

@@ -167,6 +167,20 @@ impl Gpu {
         self.poll();
     }
 
+    /// Resolves once the device has finished everything submitted so far, on every host
+    /// (WebGPU's `onSubmittedWorkDone`), without reading anything back.
+    pub async fn finish(&self) -> Result<(), GpuError> {
+        self.check_alive()?;
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        self.poll();
+        rx.await
+            .map_err(|_| GpuError::DeviceLost("the queue was dropped".into()))?;
+        self.check_alive()
+    }
+
     /// Waits for submitted work natively; a no-op in the browser, where the event loop
     /// resolves mappings.
     pub(crate) fn poll(&self) {

@@ -1,4 +1,5 @@
-//! The GPU-against-CPU check shared by the native and browser test suites.
+//! Shared by the native and browser test suites and benches: the GPU-against-CPU check, a
+//! test device, and the bench result format.
 
 use edgewise_ops::CustomOp;
 use edgewise_ops::testing::assert_close;
@@ -55,4 +56,53 @@ pub async fn test_gpu() -> Gpu {
              Chromium: --enable-unsafe-webgpu): {e}"
         ),
     }
+}
+
+/// Medians of one operator-bench workload, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BenchTiming {
+    /// The CPU kernel.
+    pub cpu_ms: f64,
+    /// The GPU program (what "done" means depends on the host; see the bench harnesses).
+    pub gpu_ms: f64,
+    /// Putting the inputs on the device.
+    pub upload_ms: f64,
+    /// Reading the first output back.
+    pub read_ms: f64,
+}
+
+/// One bench result as a JSON line (read by `cargo xtask bench --ops`), with the rates the
+/// workload's declared work implies.
+pub fn bench_json(case: &edgewise_ops::testing::BenchCase, gpu: &Gpu, t: BenchTiming) -> String {
+    let rate = |ms: f64, amount: f64| amount / (ms * 1e-3) / 1e9;
+    format!(
+        concat!(
+            "{{\"name\":{:?},\"op\":{:?},\"adapter\":{:?},\"software\":{},",
+            "\"cpu_ms\":{:.4},\"gpu_ms\":{:.4},\"upload_ms\":{:.3},\"read_ms\":{:.3},",
+            "\"flops\":{},\"bytes\":{},\"cpu_gflops\":{:.3},\"gpu_gflops\":{:.3},",
+            "\"cpu_gbps\":{:.3},\"gpu_gbps\":{:.3}}}"
+        ),
+        case.name,
+        case.op.name(),
+        gpu.describe(),
+        gpu.is_software(),
+        t.cpu_ms,
+        t.gpu_ms,
+        t.upload_ms,
+        t.read_ms,
+        case.flops,
+        case.bytes,
+        rate(t.cpu_ms, case.flops),
+        rate(t.gpu_ms, case.flops),
+        rate(t.cpu_ms, case.bytes),
+        rate(t.gpu_ms, case.bytes),
+    )
+}
+
+/// A failed bench workload as a JSON line.
+pub fn bench_error_json(name: &str, gpu: &Gpu, error: &str) -> String {
+    format!(
+        "{{\"name\":{name:?},\"adapter\":{:?},\"error\":{error:?}}}",
+        gpu.describe()
+    )
 }

@@ -9,7 +9,7 @@ fn committed_demo_models_are_current() {
         let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert!(
             committed == make(),
-            "onnx/{name}.onnx is stale: run `cargo run -p edgewise-onnx --bin write-fixtures -- target/fixtures --demo onnx`"
+            "onnx/{name}.onnx is stale: rewrite it with the write-fixtures binary (`write-fixtures target/fixtures --demo onnx`)"
         );
     }
 }

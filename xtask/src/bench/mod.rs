@@ -31,6 +31,7 @@ pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
     }
     setup::setup(setup::Need::Everything)?;
     ops::run_native("native", op_budget_ms)?;
+    ops::run_browser()?;
     ops::render_all()?;
     if only_ops {
         return rerender();

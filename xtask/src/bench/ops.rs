@@ -79,6 +79,34 @@ pub fn run_native(label: &str, budget_ms: u64) -> Result<()> {
     Ok(())
 }
 
+/// Runs the operator bench in headless Chromium (CPU kernels in wasm, GPU programs on its
+/// WebGPU) and writes `bench/ops-chromium.jsonl`.
+pub fn run_browser() -> Result<()> {
+    let lines = crate::test::wasm_test_cmd(
+        "browser_bench",
+        true,
+        &[
+            "--features",
+            "edgewise-gpu/browser-bench",
+            "--",
+            "--nocapture",
+        ],
+    )?
+    // SwiftShader runs the large workloads slowly: give the page time.
+    .env("WASM_BINDGEN_TEST_TIMEOUT", "1800")
+    .run_quiet("timing in headless Chromium")?;
+    let json: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("BENCH "))
+        .collect();
+    anyhow::ensure!(!json.is_empty(), "the browser bench printed no results");
+    let path = root().join("bench/ops-chromium.jsonl");
+    let body: String = json.iter().map(|l| format!("{l}\n")).collect();
+    fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+    println!("  wrote {} ({} workloads)", path.display(), json.len());
+    Ok(())
+}
+
 /// Reads every `bench/ops-*.jsonl` and writes `bench/ops.md`.
 pub fn render_all() -> Result<String> {
     let mut files: Vec<_> = fs::read_dir(root().join("bench"))?
@@ -146,6 +174,13 @@ pub fn render(sets: &[(String, Vec<OpResult>)]) -> String {
                 w,
                 "This adapter is a CPU emulation of a GPU: its times prove the path works, not \
                  how fast a GPU is.\n"
+            );
+        }
+        if host == "chromium" {
+            let _ = writeln!(
+                w,
+                "In the browser the CPU kernels run as wasm (simd128), and GPU ms is dispatch \
+                 until the queue reports the work done (`onSubmittedWorkDone`).\n"
             );
         }
         let pk = peak(adapter);
