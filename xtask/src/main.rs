@@ -60,6 +60,9 @@ enum Command {
         /// Time budget per operator workload and side, in milliseconds.
         #[arg(long, default_value_t = 1500)]
         op_budget_ms: u64,
+        /// Measure nothing: render bench/RESULTS.md again from the saved results.
+        #[arg(long)]
+        render_only: bool,
     },
     /// Run the ONNX backend conformance cases natively and in wasm.
     Conformance {
@@ -86,7 +89,14 @@ fn main() -> Result<()> {
             runs,
             ops,
             op_budget_ms,
-        } => bench::bench(runs, ops, op_budget_ms),
+            render_only,
+        } => {
+            if render_only {
+                bench::render_saved()
+            } else {
+                bench::bench(runs, ops, op_budget_ms)
+            }
+        }
         Command::Conformance { write } => {
             setup::setup(setup::Need::Everything)?;
             build::build(&Default::default())?;

@@ -51,6 +51,12 @@ pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
     ran
 }
 
+/// Renders `bench/ops.md` and `bench/RESULTS.md` from the saved results, measuring nothing.
+pub fn render_saved() -> Result<()> {
+    ops::render_all()?;
+    rerender()
+}
+
 /// Renders `bench/RESULTS.md` again from the last model results and the operator tables.
 fn rerender() -> Result<()> {
     if root().join(RESULTS_JSON).exists() {

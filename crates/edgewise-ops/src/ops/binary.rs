@@ -276,7 +276,7 @@ pub fn bench_cases() -> Vec<BenchCase> {
                 rng.tensor_f32(&[n], 0.001, 0.01),
                 rng.tensor_f32(&[n], -0.1, 0.1),
             ],
-            flops: 2.0 * (rows * n * k) as f64,
+            flops: 2.0 * rows as f64 * n as f64 * k as f64,
             bytes: 4.0 * (rows * k + n * words + 2 * n + rows * n) as f64,
         });
     }
@@ -299,7 +299,7 @@ pub fn bench_cases() -> Vec<BenchCase> {
                 rng.tensor_f32(&[m], 0.001, 0.01),
                 rng.tensor_f32(&[m], -0.1, 0.1),
             ],
-            flops: 2.0 * (b * h * h * m * taps) as f64,
+            flops: 2.0 * (b * h * h) as f64 * (m * taps) as f64,
             bytes: 4.0 * (b * c * h * h + m * taps.div_ceil(32) + 2 * m + b * m * h * h) as f64,
         });
     }
