@@ -28,7 +28,19 @@ for (const [name, entry] of Object.entries(manifest.models)) {
   });
 }
 
-for (const [name, entry] of Object.entries(manifest.models)) {
+const fixtures = Object.entries(manifest.models).filter(([, e]) => !e.training);
+const trained = Object.entries(manifest.models).filter(([, e]) => e.training);
+
+for (const [name, entry] of trained) {
+  test(`the trained model '${name}' records how it was trained and what it scored`, async () => {
+    assert.match(entry.training.command, new RegExp(`^cargo xtask train ${name} `));
+    assert.ok(Number.isInteger(entry.parameters) && entry.parameters > 0, 'parameters');
+    assert.ok(Number.isInteger(entry.flops) && entry.flops > 0, 'flops');
+    assert.ok(entry.metrics && Object.keys(entry.metrics).length > 0, 'metrics');
+  });
+}
+
+for (const [name, entry] of fixtures) {
   test(`the committed model '${name}' is the same as the fixture written from the Rust source`, async () => {
     const committed = await readFile(`onnx/${entry.file}`);
     const fixture = await readFile(`target/fixtures/${entry.file}`);

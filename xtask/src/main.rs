@@ -5,6 +5,8 @@
 //! - `build`: the npm package into `pkg/`.
 //! - `test`: every check, from formatting to headless-browser tests. CI runs exactly this.
 //! - `demo`: builds the package and serves the demo gallery on 127.0.0.1.
+//! - `train <system>`: trains a catalogue system natively (burn, CPU) and exports it to
+//!   `onnx/<system>.onnx` with its manifest entry.
 //! - `bench`: edgewise against onnxruntime-web in one Node process; writes `bench/RESULTS.md`.
 //! - `conformance`: the ONNX backend test suite natively and in wasm; `--write` updates
 //!   `tests/conformance/RESULTS.md`.
@@ -16,6 +18,7 @@ mod conformance;
 mod serve;
 mod setup;
 mod test;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -64,6 +67,26 @@ enum Command {
         #[arg(long)]
         render_only: bool,
     },
+    /// Train a catalogue system natively and export it to onnx/<system>.onnx.
+    Train {
+        /// The system: defect.
+        system: String,
+        /// Train for seconds on little data (what CI runs).
+        #[arg(long)]
+        quick: bool,
+        /// Epochs (the system's default otherwise).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Seed of the initialization and the data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Continue from the last checkpoint in target/train/<system>.
+        #[arg(long)]
+        resume: bool,
+        /// flex (burn's CPU backend; `ndarray` is accepted as its old name) or wgpu.
+        #[arg(long, default_value = "flex")]
+        backend: String,
+    },
     /// Run the ONNX backend conformance cases natively and in wasm.
     Conformance {
         /// Update the committed tests/conformance/RESULTS.md.
@@ -97,6 +120,21 @@ fn main() -> Result<()> {
                 bench::bench(runs, ops, op_budget_ms)
             }
         }
+        Command::Train {
+            system,
+            quick,
+            epochs,
+            seed,
+            resume,
+            backend,
+        } => train::train(&train::TrainArgs {
+            system,
+            quick,
+            epochs,
+            seed,
+            resume,
+            backend,
+        }),
         Command::Conformance { write } => {
             setup::setup(setup::Need::Everything)?;
             build::build(&Default::default())?;

@@ -101,7 +101,22 @@ fn ensure_node_modules() -> Result<()> {
     Ok(())
 }
 
-const APT_PACKAGES: [(&str, &str); 3] = [
+/// The font the training curves are drawn with.
+const FONT: (&str, &str) = (
+    "fonts-dejavu-core",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+);
+
+/// What `cargo xtask train` needs beyond Rust: a font for the curves.
+pub fn ensure_font() -> Result<()> {
+    if Path::new(FONT.1).exists() {
+        return Ok(());
+    }
+    apt_install(&[FONT.0])
+}
+
+const APT_PACKAGES: [(&str, &str); 4] = [
+    FONT,
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     (

@@ -132,6 +132,20 @@ fn run_all(steps: &mut Steps) -> Result<()> {
         }
         Ok(())
     })?;
+    steps.step(
+        "train every system (--quick), parity of burn and tract, parity cases",
+        || {
+            let trainer = crate::train::trainer()?;
+            Cmd::new(trainer.display().to_string())
+                .args(["parity", "--out", crate::train::PARITY])
+                .run()
+        },
+    )?;
+    steps.step("parity: onnx.checker and onnxruntime (Python)", || {
+        Cmd::new(setup::python().display().to_string())
+            .args(["tests/parity/check.py", crate::train::PARITY])
+            .run()
+    })?;
     steps.step("host: Node", || {
         Cmd::new("node").args(["--test", "tests/node/"]).run()
     })?;

@@ -1,0 +1,96 @@
+//! `edgewise-train`: trains a catalogue system and exports it (`cargo xtask train` runs it).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use edgewise_train::run::TrainOptions;
+use edgewise_train::systems;
+
+#[derive(Parser)]
+#[command(
+    name = "edgewise-train",
+    about = "Train and export edgewise's catalogue systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a system and write onnx/<system>.onnx and its manifest entry.
+    Train {
+        /// The system (defect, kno, rbnn).
+        system: String,
+        /// Train for seconds on little data (CI).
+        #[arg(long)]
+        quick: bool,
+        /// Epochs (the system's default otherwise).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Seed of the initialization and the data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Continue from the last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Folder of the run folders.
+        #[arg(long, default_value = "target/train")]
+        runs: PathBuf,
+        /// Folder of the ONNX files and manifest.json.
+        #[arg(long, default_value = "onnx")]
+        onnx_dir: PathBuf,
+    },
+    /// Quick-train every system and write its ONNX file and parity cases (inputs and burn's
+    /// outputs) for the Node and Python checks.
+    Parity {
+        /// Output folder.
+        #[arg(long, default_value = "target/parity")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train {
+            system,
+            quick,
+            epochs,
+            seed,
+            resume,
+            runs,
+            onnx_dir,
+        } => {
+            let options = TrainOptions {
+                epochs,
+                seed,
+                quick,
+                resume,
+                runs,
+                onnx_dir,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let start = Instant::now();
+            let trained = systems::train(&system, &options)?;
+            println!(
+                "{system}: trained in {:.1} s; wrote {}/{}.onnx ({} bytes, {} parameters); metrics {}",
+                start.elapsed().as_secs_f64(),
+                options.onnx_dir.display(),
+                system,
+                trained.bytes.len(),
+                trained.entry.parameters,
+                trained.entry.metrics
+            );
+            Ok(())
+        }
+        Command::Parity { out } => {
+            for system in systems::SYSTEMS {
+                let worst = systems::parity(system, &out)?;
+                println!("{system}: burn vs tract, largest |diff| per output: {worst:?}");
+            }
+            Ok(())
+        }
+    }
+}

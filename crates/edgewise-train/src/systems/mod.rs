@@ -1,0 +1,108 @@
+//! The catalogue systems, one module each with the same shape: `NAME`, a `Config` made from the
+//! [`TrainOptions`], the model (a burn module that also implements [`crate::emit::Emit`]),
+//! `fit` (the training loop), `export` and `train` (fit + export + manifest entry).
+
+pub mod defect;
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use edgewise_data::rng::Rng;
+
+use crate::export::Entry;
+use crate::run::{History, TrainOptions};
+
+/// The systems `cargo xtask train` knows.
+pub const SYSTEMS: [&str; 1] = [defect::NAME];
+
+/// A trained, exported model.
+pub struct Trained {
+    /// Its manifest entry.
+    pub entry: Entry,
+    /// The ONNX bytes.
+    pub bytes: Vec<u8>,
+    /// Per-epoch metrics.
+    pub history: History,
+}
+
+/// Trains `system` and writes its ONNX file and manifest entry into `options.onnx_dir`.
+pub fn train(system: &str, options: &TrainOptions) -> Result<Trained> {
+    let trained = match system {
+        defect::NAME => defect::train(options)?,
+        other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
+    };
+    crate::export::write(&options.onnx_dir, &trained.entry, &trained.bytes)?;
+    Ok(trained)
+}
+
+/// Quick-trains `system` (seed 0) into `out`, writes `out/<system>.onnx` and the parity cases
+/// `out/<system>.json`, and checks tract against burn on them.
+pub fn parity(system: &str, out: &std::path::Path) -> Result<Vec<(String, f32)>> {
+    let options = TrainOptions {
+        epochs: None,
+        seed: 0,
+        quick: true,
+        resume: false,
+        runs: out.join("runs"),
+        onnx_dir: out.join("onnx"),
+        command: String::new(),
+    };
+    let (bytes, cases, tolerances): (Vec<u8>, _, &[(&str, f32)]) = match system {
+        defect::NAME => {
+            let (model, ..) = defect::fit(&options, defect::Loss::SsimL1, system)?;
+            let (bytes, _) = defect::export(&model, &options, &[])?;
+            (
+                bytes,
+                defect::parity_cases(&model, 8, 1)?,
+                &defect::TOLERANCES,
+            )
+        }
+        other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
+    };
+    std::fs::create_dir_all(out)?;
+    let model = out.join(format!("{system}.onnx"));
+    std::fs::write(&model, &bytes)?;
+    crate::parity::write_cases(out, system, &model, tolerances, &cases)?;
+    crate::parity::check_tract(&bytes, &cases, tolerances)
+}
+
+/// The training device: burn's flex CPU backend with autodiff (or wgpu when
+/// `EDGEWISE_TRAIN_BACKEND=wgpu` and the crate was built with the `wgpu` feature).
+pub fn device(_options: &TrainOptions) -> Result<Device> {
+    let backend = std::env::var("EDGEWISE_TRAIN_BACKEND").unwrap_or_else(|_| "flex".into());
+    match backend.as_str() {
+        "flex" | "ndarray" | "cpu" => Ok(Device::flex().autodiff()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(Default::default()).autodiff()),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => bail!("the wgpu backend needs edgewise-train built with `--features wgpu`"),
+        other => bail!("unknown backend '{other}': flex (alias ndarray) or wgpu"),
+    }
+}
+
+/// The sample indices of each batch of `epoch`, shuffled from `(seed, epoch)` so that a resumed
+/// run sees the same batches as an uninterrupted one.
+pub fn batches(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    Rng::new(seed)
+        .fork(0xba7c_0000 + epoch as u64)
+        .shuffle(&mut idx);
+    idx.chunks(batch).map(<[usize]>::to_vec).collect()
+}
+
+/// Stacks `[c, h, w]` samples into a `[n, c, h, w]` tensor.
+pub fn to_tensor<'a>(
+    samples: impl Iterator<Item = &'a [f32]>,
+    item: [usize; 3],
+    device: &Device,
+) -> Tensor<4> {
+    let mut data = vec![];
+    let mut n = 0;
+    for s in samples {
+        data.extend_from_slice(s);
+        n += 1;
+    }
+    Tensor::from_data(
+        TensorData::new(data, [n, item[0], item[1], item[2]]),
+        device,
+    )
+}

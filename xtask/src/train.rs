@@ -1,0 +1,58 @@
+//! `cargo xtask train <system>`: native training and export through the `edgewise-train`
+//! binary (burn on the CPU), writing `onnx/<system>.onnx` and its manifest entry.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cmd::{Cmd, cargo_artifact};
+use crate::setup;
+
+/// Where `cargo xtask test` writes the quick-trained models and their parity cases.
+pub const PARITY: &str = "target/parity";
+
+/// Builds the trainer (the dev profile, whose dependencies are optimized: the same build the
+/// tests use, so burn is compiled once) and returns its path.
+pub fn trainer() -> Result<PathBuf> {
+    cargo_artifact(
+        &["-p", "edgewise-train"],
+        "edgewise-train",
+        "bin",
+        "trainer",
+    )
+}
+
+/// Options of `cargo xtask train`.
+pub struct TrainArgs {
+    pub system: String,
+    pub quick: bool,
+    pub epochs: Option<usize>,
+    pub seed: u64,
+    pub resume: bool,
+    pub backend: String,
+}
+
+pub fn train(args: &TrainArgs) -> Result<()> {
+    setup::ensure_font()?;
+    if args.backend == "wgpu" {
+        anyhow::bail!(
+            "--backend wgpu: build the trainer with burn's wgpu backend first \
+             (cargo build -p edgewise-train --features wgpu), then run \
+             EDGEWISE_TRAIN_BACKEND=wgpu target/debug/edgewise-train train {}",
+            args.system
+        );
+    }
+    let mut c = Cmd::new(trainer()?.display().to_string())
+        .args(["train", &args.system, "--seed", &args.seed.to_string()])
+        .env("EDGEWISE_TRAIN_BACKEND", &args.backend);
+    if args.quick {
+        c = c.arg("--quick");
+    }
+    if args.resume {
+        c = c.arg("--resume");
+    }
+    if let Some(e) = args.epochs {
+        c = c.args(["--epochs", &e.to_string()]);
+    }
+    c.run()
+}
