@@ -11,15 +11,11 @@ use crate::setup;
 /// Where `cargo xtask test` writes the quick-trained models and their parity cases.
 pub const PARITY: &str = "target/parity";
 
-/// Builds the trainer (the dev profile, whose dependencies are optimized: the same build the
-/// tests use, so burn is compiled once) and returns its path.
+/// Builds the trainer and returns its path. It is built with the whole workspace selected,
+/// as `cargo test --workspace` builds it: selecting one package unifies other features and
+/// compiles burn, tract and wgpu a second time.
 pub fn trainer() -> Result<PathBuf> {
-    cargo_artifact(
-        &["-p", "edgewise-train"],
-        "edgewise-train",
-        "bin",
-        "trainer",
-    )
+    cargo_artifact(&["--workspace"], "edgewise-train", "bin", "trainer")
 }
 
 /// Options of `cargo xtask train`.
