@@ -42,9 +42,10 @@
 //! re-planned; if it grows beyond ten times its initial value, or turns non-finite, the call
 //! returns `Err` and leaves the caller's field untouched (a blow-up guard).
 //!
-//! Everything is computed in `f64` with FFT plans from `rustfft::FftPlannerScalar` (the same
-//! algorithms on every target, so results are bit-identical natively and in wasm32); fields
-//! cross the API as `f32`. Plans and buffers live in [`Burgers`], so a substep allocates
+//! Everything is computed in `f64` with FFT plans from `rustfft::FftPlannerScalar`: the same
+//! algorithms and operation order on every target (no SIMD-specific code paths), so native
+//! and wasm32 results agree bit for bit as far as the targets' `sin`/`cos`/`exp` do (FFT
+//! twiddles, integrating factors, initial conditions). Fields cross the API as `f32`. Plans and buffers live in [`Burgers`], so a substep allocates
 //! nothing.
 //!
 //! # Initial conditions
@@ -105,15 +106,6 @@ pub const DATASET_SOLVE_N: usize = 256;
 pub const MAX_SUBSTEPS: u64 = 10_000_000;
 
 const MAX_LEN: usize = 1 << 20;
-
-/// Signed wavenumber index of DFT bin `j` on `n` points (`n/2` maps to `+n/2`).
-fn signed(j: usize, n: usize) -> i64 {
-    if j <= n / 2 {
-        j as i64
-    } else {
-        j as i64 - n as i64
-    }
-}
 
 fn check_grid(n: usize, name: &str) -> Result<(), String> {
     if n.is_power_of_two() && (16..=4096).contains(&n) {
@@ -198,6 +190,7 @@ pub struct Burgers {
     h_cached: f64,
     /// `max |P u|` of the state when `a = N(v)` is current.
     a_umax: Option<f64>,
+    substeps: u64,
     v: Vec<C64>,
     a: Vec<C64>,
     b: Vec<C64>,
@@ -223,10 +216,15 @@ impl Burgers {
         let mut g = vec![zero; n];
         let mut lin = vec![0.0; n];
         for j in 0..n {
-            let m = signed(j, n);
-            let k = TAU * m as f64;
+            // Bin j holds the wavenumber 2 pi m, m = j or j - n (|m| <= n/2).
+            let m = if 2 * j <= n {
+                j as f64
+            } else {
+                j as f64 - n as f64
+            };
+            let k = TAU * m;
             lin[j] = -nu * k * k;
-            if m.unsigned_abs() as usize <= cutoff {
+            if j.min(n - j) <= cutoff {
                 g[j] = C64::new(0.0, -0.5 * k);
             }
         }
@@ -249,6 +247,7 @@ impl Burgers {
             e_half: vec![1.0; n],
             h_cached: 0.0,
             a_umax: None,
+            substeps: 0,
             v: vec![zero; n],
             a: vec![zero; n],
             b: vec![zero; n],
@@ -270,6 +269,11 @@ impl Burgers {
     /// Current Courant number of the substeps.
     pub fn cfl(&self) -> f64 {
         self.cfl
+    }
+
+    /// Total number of internal substeps taken so far (a measure of work).
+    pub fn substeps(&self) -> u64 {
+        self.substeps
     }
 
     /// Sets the Courant number (`0 < cfl <= 10`; default [`DEFAULT_CFL`]). RK4 is stable up to
@@ -435,6 +439,7 @@ impl Burgers {
                 }
             }
             taken += done;
+            self.substeps += done;
             if !replan {
                 return Ok(());
             }

@@ -34,7 +34,9 @@
 //! the sum of two `U[−1, 1]` (triangular on `[−2, 2]` px: mostly small shifts). Each pixel is
 //! sampled under the inverse map `q = M⁻¹(p − c)`: its coverage `C` is the fraction of a 4×4
 //! grid of sub-samples with `d(q) < 0`. Because `d` is 1-Lipschitz, a pixel whose centre has
-//! `|d| > ‖M⁻¹‖·√2/2` is wholly in or out and its sub-samples are skipped (same result, faster).
+//! `|d| > ‖M⁻¹‖·√2/2` is wholly in or out and its sub-samples are skipped; likewise the parts
+//! of the union (strokes) that stay positive over a 4×4-pixel block or a pixel are not looked
+//! at inside it. Both leave the result exactly that of full supersampling, only faster.
 //! The coverage is blurred by a separable 3-tap Gaussian of `σ ∈ [0.35, 0.85]` px (kernel
 //! `[w, 1, w]/(1 + 2w)`, `w = exp(−1/2σ²)`, edges clamped), then
 //!
@@ -59,10 +61,12 @@ pub const CLASSES: usize = 10;
 pub const MAX_SPLIT: usize = 1 << 20;
 
 const PIXELS: usize = SIZE * SIZE;
+const _: () = assert!(SIZE.is_multiple_of(BLOCK));
 /// Font cell pitch, in pixels, at scale 1.
 const PITCH: f64 = 1.5;
-/// Upper bound of the segments of a 5×7 bitmap: 28 horizontal + 30 vertical + 48 diagonal.
-const MAX_SEGS: usize = 112;
+/// Upper bound of the strokes of a 5×7 bitmap: each lit cell adds at most two segments (right
+/// and down, or the two diagonals, which need both to be dark) or one dot.
+const MAX_SEGS: usize = 2 * 35;
 
 /// One of the four glyph tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -246,16 +250,19 @@ struct Seg {
 struct Strokes {
     segs: [Seg; MAX_SEGS],
     n: usize,
+    /// Pen radius, in cell units.
+    rho: f64,
 }
 
 impl Strokes {
-    fn of(bitmap: &Bitmap) -> Strokes {
+    fn of(bitmap: &Bitmap, rho: f64) -> Strokes {
         let on = |r: isize, c: isize| {
             (0..7).contains(&r) && (0..5).contains(&c) && (bitmap[r as usize] >> (4 - c)) & 1 == 1
         };
         let mut s = Strokes {
             segs: [Seg::default(); MAX_SEGS],
             n: 0,
+            rho,
         };
         let mut linked = [false; 35];
         let push = |s: &mut Strokes,
@@ -301,23 +308,6 @@ impl Strokes {
             }
         }
         s
-    }
-
-    /// Signed distance to the strokes drawn with pen radius `rho`.
-    fn sd(&self, x: f64, y: f64, rho: f64) -> f64 {
-        let mut best = f64::INFINITY;
-        for s in &self.segs[..self.n] {
-            let (ex, ey, wx, wy) = (s.bx - s.ax, s.by - s.ay, x - s.ax, y - s.ay);
-            let l = ex * ex + ey * ey;
-            let t = if l > 0.0 {
-                ((wx * ex + wy * ey) / l).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let (dx, dy) = (wx - t * ex, wy - t * ey);
-            best = best.min((dx * dx + dy * dy).sqrt() - rho * s.w);
-        }
-        best
     }
 }
 
@@ -366,32 +356,126 @@ fn sd_shape(class: usize, x: f64, y: f64, t: f64, star: &[(f64, f64); 10]) -> f6
     }
 }
 
-/// Fractional coverage of every pixel by `{q : sd(q) < 0}`, `q = inv·(p − c)`.
-fn rasterize(sd: impl Fn(f64, f64) -> f64, inv: [f64; 4], c: (f64, f64), cov: &mut [f64; PIXELS]) {
+/// A signed distance field given as the minimum of 1-Lipschitz parts (a union of regions).
+trait Field {
+    /// Number of parts (at most [`MAX_SEGS`]).
+    fn parts(&self) -> usize;
+    /// Signed distance of part `k` at `(x, y)`.
+    fn part(&self, k: usize, x: f64, y: f64) -> f64;
+}
+
+impl Field for Strokes {
+    fn parts(&self) -> usize {
+        self.n
+    }
+
+    fn part(&self, k: usize, x: f64, y: f64) -> f64 {
+        let s = &self.segs[k];
+        let (ex, ey, wx, wy) = (s.bx - s.ax, s.by - s.ay, x - s.ax, y - s.ay);
+        let l = ex * ex + ey * ey;
+        let t = if l > 0.0 {
+            ((wx * ex + wy * ey) / l).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let (dx, dy) = (wx - t * ex, wy - t * ey);
+        (dx * dx + dy * dy).sqrt() - self.rho * s.w
+    }
+}
+
+/// Shape `class` with thickness `t` (one part).
+struct Shape {
+    class: usize,
+    t: f64,
+    star: [(f64, f64); 10],
+}
+
+impl Shape {
+    fn new(class: usize, t: f64) -> Shape {
+        // A five-pointed star, point up, radii 5.8 and 2.5 px, roughly centred.
+        let mut star = [(0.0, 0.0); 10];
+        for (i, v) in star.iter_mut().enumerate() {
+            let r = if i % 2 == 0 { 5.8 } else { 2.5 };
+            let phi = (i as f64 * 36.0 - 90.0).to_radians();
+            *v = (r * phi.cos(), r * phi.sin() + 0.5);
+        }
+        Shape { class, t, star }
+    }
+}
+
+impl Field for Shape {
+    fn parts(&self) -> usize {
+        1
+    }
+
+    fn part(&self, _: usize, x: f64, y: f64) -> f64 {
+        sd_shape(self.class, x, y, self.t, &self.star)
+    }
+}
+
+/// Side of the blocks of pixels culled together.
+const BLOCK: usize = 4;
+
+/// Fractional coverage of every pixel by `{q : d(q) < 0}`, `q = inv·(p − c)`, on a 4×4 grid
+/// of sub-samples. Parts that stay positive over a block of pixels, then over a pixel, are
+/// dropped from the finer levels (1-Lipschitz bound), which leaves the result unchanged.
+fn rasterize(f: &impl Field, inv: [f64; 4], c: (f64, f64), cov: &mut [f64; PIXELS]) {
     let [a, b, cc, d] = inv;
     // Operator norm of inv: largest singular value of a 2×2 matrix.
     let s2 = a * a + b * b + cc * cc + d * d;
     let det = a * d - b * cc;
     let norm = ((s2 + (s2 * s2 - 4.0 * det * det).max(0.0).sqrt()) / 2.0).sqrt();
     let margin = norm * std::f64::consts::FRAC_1_SQRT_2;
-    for (k, out) in cov.iter_mut().enumerate() {
-        let (px, py) = ((k % SIZE) as f64 + 0.5 - c.0, (k / SIZE) as f64 + 0.5 - c.1);
-        let d0 = sd(a * px + b * py, cc * px + d * py);
-        *out = if d0 > margin {
-            0.0
-        } else if d0 < -margin {
-            1.0
-        } else {
-            let mut hits = 0u32;
-            for i in 0..16 {
-                let (sx, sy) = (
-                    px + ((i % 4) as f64 - 1.5) / 4.0,
-                    py + ((i / 4) as f64 - 1.5) / 4.0,
-                );
-                hits += u32::from(sd(a * sx + b * sy, cc * sx + d * sy) < 0.0);
+    let block_margin = margin * BLOCK as f64;
+    let map = |x: f64, y: f64| {
+        (
+            a * (x - c.0) + b * (y - c.1),
+            cc * (x - c.0) + d * (y - c.1),
+        )
+    };
+    let (mut near_block, mut near_pixel) = ([0usize; MAX_SEGS], [0usize; MAX_SEGS]);
+    for by in (0..SIZE).step_by(BLOCK) {
+        for bx in (0..SIZE).step_by(BLOCK) {
+            let half = BLOCK as f64 / 2.0;
+            let (qx, qy) = map(bx as f64 + half, by as f64 + half);
+            let mut nb = 0;
+            for k in 0..f.parts().min(MAX_SEGS) {
+                if f.part(k, qx, qy) <= block_margin {
+                    near_block[nb] = k;
+                    nb += 1;
+                }
             }
-            f64::from(hits) / 16.0
-        };
+            for y in by..by + BLOCK {
+                for x in bx..bx + BLOCK {
+                    let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+                    let (qx, qy) = map(px, py);
+                    let (mut np, mut d0) = (0, f64::INFINITY);
+                    for &k in &near_block[..nb] {
+                        let dk = f.part(k, qx, qy);
+                        d0 = d0.min(dk);
+                        if dk <= margin {
+                            near_pixel[np] = k;
+                            np += 1;
+                        }
+                    }
+                    cov[y * SIZE + x] = if d0 > margin {
+                        0.0
+                    } else if d0 < -margin {
+                        1.0
+                    } else {
+                        let mut hits = 0u32;
+                        for i in 0..16 {
+                            let (sx, sy) =
+                                (((i % 4) as f64 - 1.5) / 4.0, ((i / 4) as f64 - 1.5) / 4.0);
+                            let (qx, qy) = map(px + sx, py + sy);
+                            let inside = near_pixel[..np].iter().any(|&k| f.part(k, qx, qy) < 0.0);
+                            hits += u32::from(inside);
+                        }
+                        f64::from(hits) / 16.0
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -462,13 +546,7 @@ pub fn render_into(task: Task, class: usize, seed: u64, out: &mut [f32]) -> Resu
     let mut cov = [0.0f64; PIXELS];
     match task {
         Task::Shapes => {
-            let mut star = [(0.0, 0.0); 10];
-            for (i, v) in star.iter_mut().enumerate() {
-                let r = if i % 2 == 0 { 5.8 } else { 2.5 };
-                let phi = (i as f64 * 36.0 - 90.0).to_radians();
-                *v = (r * phi.cos(), r * phi.sin() + 0.5);
-            }
-            rasterize(|x, y| sd_shape(class, x, y, thick, &star), inv, c, &mut cov);
+            rasterize(&Shape::new(class, thick), inv, c, &mut cov);
         }
         _ => {
             let table = match task {
@@ -476,10 +554,9 @@ pub fn render_into(task: Task, class: usize, seed: u64, out: &mut [f32]) -> Resu
                 Task::Letters => &LETTERS,
                 _ => &SYMBOLS,
             };
-            let strokes = Strokes::of(&table[class]);
             // Pen radius 0.65–1.0 px at scale 1, in cell units.
             let rho = (0.65 + 0.35 * thick) / PITCH;
-            rasterize(|x, y| strokes.sd(x, y, rho), inv, c, &mut cov);
+            rasterize(&Strokes::of(&table[class], rho), inv, c, &mut cov);
         }
     }
     blur(&mut cov, rng.range(0.35, 0.85));

@@ -5,63 +5,58 @@
 //!
 //! # Generation
 //!
-//! A sample of side `n` is built from four random streams forked from its seed, so the clean
-//! and the defective image of one seed share texture, lighting and noise and differ only by
-//! the defect:
+//! A sample of side `n` comes from four random streams forked from its seed, so the clean and
+//! the defective image of one seed share texture, lighting and noise and differ only by the
+//! defect. Lengths are given for `n = 64` and scale with `s = n/64` (with floors of a few
+//! pixels); `smoothstep(a, b, x) = 3τ² − 2τ³`, `τ = clamp((x − a)/(b − a), 0, 1)`.
 //!
-//! 1. **Reflectance** `r(x, y) = m + c·t(u, v)`: brightness `m ~ U(0.35, 0.65)`, contrast
-//!    `c ~ U(0.10, 0.25)`, and a stationary pattern `t ∈ [-1, 1]` evaluated at pixel centres
-//!    in coordinates rotated by a random angle `θ` and shifted by a random phase,
-//!    `u = x cos θ + y sin θ + u₀`, `v = −x sin θ + y cos θ + v₀`. Lengths below are for a
-//!    64-pixel image and scale with `s = n / 64` (with floors of a few pixels), so a sample
-//!    looks the same at every size. The families ([`Family`]):
-//!    - `Stripes`: `t = σ(1 + k)/(1 + k|σ|)` with `σ = sin(2πu/p + 2πa sin(2πv/q))`, period
+//! 1. **Reflectance** `r = m + c·t(u, v)`: brightness `m ~ U(0.35, 0.65)`, contrast
+//!    `c ~ U(0.10, 0.25)`, a stationary pattern `t ∈ [−1, 1]` of the pixel centres rotated by
+//!    a random `θ` and shifted: `u = x cos θ + y sin θ + u₀`, `v = −x sin θ + y cos θ + v₀`.
+//!    - `Stripes`: `t = σ(1 + k)/(1 + k|σ|)`, `σ = sin(2πu/p + 2πa sin(2πv/q))`, period
 //!      `p ~ U(6, 14)·s`, squareness `k ~ U(0, 4)`, waviness `a ~ U(0, 0.13)`, `q ~ U(3, 6)·p`.
 //!    - `Grid`: lines of half-width `h ~ U(0.6, 1.4)·s` every `p₁ ~ U(8, 16)·s` along `u` and
-//!      `p₂ = p₁·U(1, 1.4)` along `v`, soft 0.7-pixel edges, dark on a bright background
-//!      (80 %) or the reverse, with a weak pillow shading `sin(2πu/p₁) sin(2πv/p₂)`.
-//!    - `Noise`: three octaves of smooth value noise (hashed lattice values, cubic
-//!      interpolation) with cells `p, 2p, 4p`, `p ~ U(2, 3.5)·s`, weights `1, ½, ¼`, each
-//!      octave on its own rotated lattice, stretched by `U(1, 1.8)` along `u`: a granular surface.
-//!    - `Weave`: plain weave of threads of width `p ~ U(7, 12)·s`; in cell `(i, j)` the thread
-//!      on top runs along `u` when `i + j` is even, along `v` otherwise; its brightness is
-//!      `sin(πf⊥)^½ · sin(πf∥)^¼ · (0.85 + 0.15 cos 4π(f⊥ − ½))`, with `f⊥`, `f∥` the
-//!      fractional positions across and along it (two fibres per thread).
+//!      `p₂ = p₁·U(1, 1.4)` along `v`, 1.4 px soft edges, dark on bright (80 %) or the
+//!      reverse, with a weak pillow shading `sin(2πu/p₁) sin(2πv/p₂)` in the cells.
+//!    - `Noise`: value noise (hashed lattice values, smoothstep interpolation), octaves of
+//!      cells `p, 2p, 4p`, `p ~ U(2, 3.5)·s`, weights `1, ½, ¼`, each on its own rotated
+//!      lattice, stretched `U(1, 1.8)`× along `u`: a granular surface.
+//!    - `Weave`: a plain weave of threads `p ~ U(7, 12)·s` wide; in cell `(i, j)` the thread on
+//!      top runs along `u` if `i + j` is even, else along `v`, with brightness
+//!      `sin(πf⊥)^½ sin(πf∥)^¼ (0.85 + 0.15 cos 4π(f⊥ − ½))` (`f⊥`, `f∥`: fractional
+//!      positions across and along it; two fibres per thread).
 //!    - `Dots`: soft discs of radius `U(0.2, 0.36)·p` on a hexagonal (70 %) or square lattice
 //!      of pitch `p ~ U(7, 13)·s`, darker or brighter than the background.
-//! 2. **Defect** (optional, [`Defect`]), drawn on the reflectance with a geometric coverage
-//!    `α ∈ [0, 1]` (anti-aliased strokes: `α = clamp(w/2 + ½ − d, 0, 1)` at distance `d` from
-//!    a segment of width `w`) and blended as `r ← r + α·g·(target − r)`:
+//! 2. **Defect** (optional), drawn with a geometric coverage `α ∈ [0, 1]` (strokes of width
+//!    `w`: `α = clamp(w/2 + ½ − d, 0, 1)` at distance `d`), blended `r ← r + α·g·(target − r)`:
 //!    - `Scratch`: one (70 %) or two nearly parallel quadratic Bézier strokes of length
-//!      `U(0.3, 0.6)·n`, bent by up to 10 % of it, width `U(0.9, 1.6)·s` tapering to the ends,
-//!      pulled with `g ~ U(0.7, 1)` toward `m + c + U(0.12, 0.3)` (bright) or
-//!      `m − c − U(0.12, 0.3)` (dark).
-//!    - `Hole`: an ellipse with semi-axes `a ~ U(2.5, 6)·s`, `b = a·U(0.55, 1)`, an edge
-//!      `U(1, 2)·s` wide, filled with `(m − c)·U(0.1, 0.6)·(0.6 + 0.4ρ²)` (`ρ` the normalised
-//!      radius: darkest in the middle).
-//!    - `Stain`: a blotch of radius `R(φ) = R₀(1 + Σₖ₌₂..₄ aₖ cos(kφ + φₖ))`,
-//!      `R₀ = max(4.5, U(4.5, 9)·s)`, `|aₖ| < 0.1` (so it is at least 6 px across), profile
-//!      `w = 1 − smoothstep(1 − e, 1 + e, d/R(φ))`, `e ~ U(0.25, 0.45)`. It adds
-//!      `w·(±A(0.75 + 0.25ν) − κ(r − m))`: `A = max(0.06, c·U(0.6, 1.1))` is about the
-//!      texture's own contrast, `ν` a smooth noise, `κ ~ U(0, 0.4)` a loss of contrast.
-//!    - `Crack`: two arms of a random walk leaving a point in opposite directions (total length
-//!      `U(0.3, 0.55)·n`, steps of `max(0.75, s)` px, an AR(1) turning rate), up to three
-//!      side branches, width `U(0.8, 1.4)·s` tapering to the tips, filled with
-//!      `(m − c)·U(0.1, 0.6)`.
-//! 3. **Illumination**: a mild gradient `× (1 + g_x(2x/n − 1) + g_y(2y/n − 1))`,
-//!    `g_x, g_y ~ U(−0.08, 0.08)`.
-//! 4. **Sensor noise**: `+ σz`, `σ ~ U(0.008, 0.02)`, `z` an Irwin–Hall sum of four uniforms
-//!    scaled to unit variance; then the image is clamped to `[0, 1]`.
+//!      `U(0.3, 0.6)·n`, bent up to 10 %, width `U(0.9, 1.6)·s` tapering to the ends, pulled
+//!      with `g ~ U(0.7, 1)` to `m + c + U(0.12, 0.3)` (bright) or `m − c − U(0.12, 0.3)`.
+//!    - `Hole`: an ellipse, semi-axes `a ~ U(2.5, 6)·s`, `b = a·U(0.55, 1)`, edge `U(1, 2)·s`
+//!      wide, filled with `(m − c)·U(0.1, 0.6)·(0.6 + 0.4ρ²)` (`ρ`: normalised radius).
+//!    - `Stain`: radius `R(φ) = R₀(1 + Σₖ₌₂..₄ aₖ cos(kφ + φₖ))`, `R₀ = max(4.5, U(4.5, 9)·s)`,
+//!      `|aₖ| < 0.1` (so at least 6 px across), profile `w = 1 − smoothstep(1 − e, 1 + e,
+//!      d/R(φ))`, `e ~ U(0.25, 0.45)`; adds `w(±A(0.75 + 0.25ν) − κ(r − m))` where
+//!      `A = max(0.06, c·U(0.6, 1.1))` matches the texture's contrast, `ν` is a smooth noise
+//!      and `κ ~ U(0, 0.4)` a loss of contrast.
+//!    - `Crack`: two arms of a random walk from one point (total length `U(0.3, 0.55)·n`,
+//!      steps `max(0.75, s)` px, AR(1) turning rate), up to three side branches, width
+//!      `U(0.8, 1.4)·s` tapering to the tips, filled with `(m − c)·U(0.1, 0.6)`.
+//! 3. **Illumination** `× (1 + g_x(2x/n − 1) + g_y(2y/n − 1))`, `g_x, g_y ~ U(−0.08, 0.08)`.
+//! 4. **Sensor noise** `+ σz`, `σ ~ U(0.008, 0.02)`, `z` an Irwin–Hall sum of four uniforms
+//!    scaled to unit variance; then clamping to `[0, 1]`.
 //!
-//! The **mask** is 1 where the defect changed the final pixel by more than
-//! [`MASK_THRESHOLD`] (`|defective − clean| > 0.02`) or where the pixel lies inside the drawn
-//! shape (`α ≥ ½`), 0 elsewhere: outside the mask the defective image equals the clean image
-//! of the same seed within 0.02. From 32 pixels up a defect covers about 0.2 %–12 % of the
-//! image.
+//! The **mask** is 1 where `|defective − clean| >` [`MASK_THRESHOLD`] (0.02) or inside the
+//! drawn shape (`α ≥ ½`): outside it the image equals the same seed's clean image within
+//! 0.02. From `n = 32` up a defect covers about 0.2 %–12 % of the image. Only `+ − × ÷ √`,
+//! `floor` and `round` are used (sines are polynomials), in `f64`, with the portable [`Rng`]:
+//! a seed gives bit-identical samples on every IEEE-754 target, wasm32 included.
 //!
-//! Only `+ − × ÷ √`, `floor` and `round` are used (sines are polynomials, see `sin_turns`),
-//! all in `f64`, with the crate's portable [`Rng`]: a seed gives bit-identical samples on
-//! every IEEE-754 target, wasm32 included.
+//! # API
+//!
+//! [`sample`] draws one [`Sample`] (`image`, `mask`, `family`, `defect`, `size`);
+//! [`clean_set`] and [`test_set`] draw training and test sets; [`Family`] and [`Defect`]
+//! name the kinds (`ALL`, `name`, `from_name`).
 
 use crate::rng::Rng;
 
@@ -205,17 +200,19 @@ pub fn sample(
     let mut noise = root.fork(4);
     let (mut image, mut mask) = (vec![0.0f32; n * n], vec![0.0f32; n * n]);
     let to_unit = 2.0 / n as f64;
-    for i in 0..n * n {
-        let (x, y) = ((i % n) as f64 + 0.5, (i / n) as f64 + 0.5);
-        let illum = 1.0 + gx * (x * to_unit - 1.0) + gy * (y * to_unit - 1.0);
-        let z = sigma * irwin_hall(noise.next_u64());
-        let c = (clean[i] * illum + z).clamp(0.0, 1.0) as f32;
-        image[i] = c;
-        if defect.is_some() {
-            let d = (damaged[i] * illum + z).clamp(0.0, 1.0) as f32;
-            image[i] = d;
-            if (d - c).abs() > MASK_THRESHOLD || cov[i] >= 0.5 {
-                mask[i] = 1.0;
+    for y in 0..n {
+        let row = 1.0 + gy * ((y as f64 + 0.5) * to_unit - 1.0);
+        for x in 0..n {
+            let (i, illum) = (y * n + x, row + gx * ((x as f64 + 0.5) * to_unit - 1.0));
+            let z = sigma * irwin_hall(noise.next_u64());
+            let c = (clean[i] * illum + z).clamp(0.0, 1.0) as f32;
+            image[i] = c;
+            if defect.is_some() {
+                let d = (damaged[i] * illum + z).clamp(0.0, 1.0) as f32;
+                image[i] = d;
+                if (d - c).abs() > MASK_THRESHOLD || cov[i] >= 0.5 {
+                    mask[i] = 1.0;
+                }
             }
         }
     }
@@ -228,11 +225,12 @@ pub fn sample(
     })
 }
 
-fn check_families(families: &[Family]) -> Result<(), String> {
-    match families.is_empty() {
-        true => Err("families: expected at least one texture family, got none".into()),
-        false => Ok(()),
+fn check_set(families: &[Family], size: usize) -> Result<(), String> {
+    check_size(size)?;
+    if families.is_empty() {
+        return Err("families: expected at least one texture family, got none".into());
     }
+    Ok(())
 }
 
 /// `n` defect-free samples for training; sample `i` is of family `families[i % len]`.
@@ -244,8 +242,7 @@ pub fn clean_set(
     size: usize,
     seed: u64,
 ) -> Result<Vec<Sample>, String> {
-    check_size(size)?;
-    check_families(families)?;
+    check_set(families, size)?;
     let root = Rng::new(seed);
     (0..n)
         .map(|i| {
@@ -266,8 +263,7 @@ pub fn test_set(
     defect_fraction: f64,
     seed: u64,
 ) -> Result<Vec<Sample>, String> {
-    check_size(size)?;
-    check_families(families)?;
+    check_set(families, size)?;
     if !(0.0..=1.0).contains(&defect_fraction) {
         return Err(format!(
             "defect_fraction: expected a fraction in [0, 1], got {defect_fraction}"
@@ -290,15 +286,16 @@ pub fn test_set(
 }
 
 /// `sin(2πt)` from `+ − ×` and `round` only, hence bit-identical on every IEEE-754 target:
-/// reduction to a quarter turn, then the Taylor series to `x¹⁵` (error below 1e-11).
+/// reduction to a quarter turn, then the Taylor series to `x¹⁵` in Horner form (error below
+/// 1e-11), `x(1 − x²/(2·3)(1 − x²/(4·5)(1 − …)))`.
 fn sin_turns(t: f64) -> f64 {
     let r = t - t.round();
     // Reflect into [-¼, ¼] with sin 2π(½ − r) = sin 2πr (exact: Sterbenz).
     let x = std::f64::consts::TAU * (2.0 * r.clamp(-0.25, 0.25) - r);
     let x2 = x * x;
     let mut p = 1.0;
-    for d in [210.0, 156.0, 110.0, 72.0, 42.0, 20.0, 6.0] {
-        p = 1.0 - x2 / d * p;
+    for k in [210.0, 156.0, 110.0, 72.0, 42.0, 20.0, 6.0] {
+        p = 1.0 - x2 * (1.0 / k) * p;
     }
     x * p
 }
@@ -314,8 +311,9 @@ fn irwin_hall(bits: u64) -> f64 {
     ((q(0) + q(1) + q(2) + q(3)) / 65536.0 - 2.0) * 3.0f64.sqrt()
 }
 
-fn smoothstep(e0: f64, e1: f64, x: f64) -> f64 {
-    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+/// `3t² − 2t³` on `t` clamped to `[0, 1]`.
+fn smooth(t: f64) -> f64 {
+    let t = t.clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
 }
 
@@ -324,16 +322,15 @@ fn lattice(ix: i64, iy: i64, key: u64) -> f64 {
     let mut z = key
         ^ (ix as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         ^ (iy as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ((z ^ (z >> 31)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    z = (z ^ (z >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    ((z ^ (z >> 32)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Smooth value noise in `[0, 1]` with unit lattice spacing.
 fn value_noise(x: f64, y: f64, key: u64) -> f64 {
     let (fx, fy) = (x.floor(), y.floor());
     let (ix, iy) = (fx as i64, fy as i64);
-    let (tx, ty) = (smoothstep(0.0, 1.0, x - fx), smoothstep(0.0, 1.0, y - fy));
+    let (tx, ty) = (smooth(x - fx), smooth(y - fy));
     let top = lattice(ix, iy, key) * (1.0 - tx) + lattice(ix + 1, iy, key) * tx;
     let bottom = lattice(ix, iy + 1, key) * (1.0 - tx) + lattice(ix + 1, iy + 1, key) * tx;
     top * (1.0 - ty) + bottom * ty
@@ -357,13 +354,8 @@ struct Look {
 
 /// Writes `m + c·t(u, v)` at every pixel of the `n`-wide `out`, with the pixel centres
 /// `(x + ½, y + ½)` rotated by `(sin θ, cos θ)` and shifted by `(u₀, v₀)` into `(u, v)`.
-fn fill(
-    out: &mut [f64],
-    n: usize,
-    look: Look,
-    [sin, cos, u0, v0]: [f64; 4],
-    t: impl Fn(f64, f64) -> f64,
-) {
+fn fill(out: &mut [f64], n: usize, look: Look, frame: [f64; 4], t: impl Fn(f64, f64) -> f64) {
+    let [sin, cos, u0, v0] = frame;
     for (y, row) in out.chunks_exact_mut(n).enumerate() {
         let py = y as f64 + 0.5;
         let (ru, rv) = (sin * py + u0, cos * py + v0);
@@ -387,7 +379,7 @@ fn render_texture(family: Family, n: usize, rng: &mut Rng, out: &mut [f64]) -> L
             let k = rng.range(0.0, 4.0);
             let (a, q) = (rng.range(0.0, 0.13), p * rng.range(3.0, 6.0));
             fill(out, n, look, frame, |u, v| {
-                let w = sin_turns(u / p + a * sin_turns(v / q));
+                let w = sin_turns(u * (1.0 / p) + a * sin_turns(v * (1.0 / q)));
                 w * (1.0 + k) / (1.0 + k * w.abs())
             });
         }
@@ -397,9 +389,10 @@ fn render_texture(family: Family, n: usize, rng: &mut Rng, out: &mut [f64]) -> L
             let h = (rng.range(0.6, 1.4) * s).max(0.5);
             let sign = random_sign(rng, 0.8);
             fill(out, n, look, frame, |u, v| {
-                let d = (frac_dist(u / p1) * p1).min(frac_dist(v / p2) * p2);
-                let line = 1.0 - smoothstep(h - 0.7, h + 0.7, d);
-                let pillow = 0.25 * sin_turns(u / p1) * sin_turns(v / p2);
+                let (a, b) = (u * (1.0 / p1), v * (1.0 / p2));
+                let d = (frac_dist(a) * p1).min(frac_dist(b) * p2);
+                let line = 1.0 - smooth((d - h + 0.7) * (1.0 / 1.4));
+                let pillow = 0.25 * sin_turns(a) * sin_turns(b);
                 sign * (0.8 - 1.8 * line + pillow * (1.0 - line))
             });
         }
@@ -408,13 +401,23 @@ fn render_texture(family: Family, n: usize, rng: &mut Rng, out: &mut [f64]) -> L
             let stretch = rng.range(1.0, 1.8);
             let key = rng.next_u64();
             // Each octave on its own rotated lattice, so that no lattice axis shows.
-            let octaves = [(1.0, 1.0, 0.0), (2.0, 0.5, 0.175), (4.0, 0.25, 0.366)]
-                .map(|(o, w, a)| (p * o, w, sin_turns(a), cos_turns(a)));
+            let octaves =
+                [(1.0, 1.0, 0.0), (2.0, 0.5, 0.175), (4.0, 0.25, 0.366)].map(|(o, w, a)| {
+                    let (sa, ca, cell) = (sin_turns(a), cos_turns(a), p * o);
+                    (
+                        w,
+                        [
+                            ca / (cell * stretch),
+                            sa / (cell * stretch),
+                            ca / cell,
+                            sa / cell,
+                        ],
+                    )
+                });
             fill(out, n, look, frame, |u, v| {
                 let mut sum = 0.0;
-                for (k, &(cell, w, sa, ca)) in octaves.iter().enumerate() {
-                    let a = (ca * u + sa * v) / (cell * stretch);
-                    let b = (ca * v - sa * u) / cell;
+                for (k, &(w, [aa, ab, ba, bb])) in octaves.iter().enumerate() {
+                    let (a, b) = (aa * u + ab * v, ba * v - bb * u);
                     sum += w * value_noise(a, b, key.wrapping_add(k as u64));
                 }
                 ((sum / 1.75 - 0.5) * 3.2).clamp(-1.0, 1.0)
@@ -423,9 +426,10 @@ fn render_texture(family: Family, n: usize, rng: &mut Rng, out: &mut [f64]) -> L
         Family::Weave => {
             let p = (rng.range(7.0, 12.0) * s).max(3.0);
             fill(out, n, look, frame, |u, v| {
-                let (a, b) = (u / p, v / p);
-                let (fa, fb) = (a - a.floor(), b - b.floor());
-                let odd = (a.floor() as i64 + b.floor() as i64) & 1 == 1;
+                let (a, b) = (u * (1.0 / p), v * (1.0 / p));
+                let (ia, ib) = (a.floor(), b.floor());
+                let (fa, fb) = (a - ia, b - ib);
+                let odd = (ia as i64 + ib as i64) & 1 == 1;
                 let (across, along) = if odd { (fa, fb) } else { (fb, fa) };
                 let fibres = 0.85 + 0.15 * cos_turns(2.0 * (across - 0.5));
                 let w = sin_turns(across / 2.0).sqrt() * sin_turns(along / 2.0).sqrt().sqrt();
@@ -440,211 +444,23 @@ fn render_texture(family: Family, n: usize, rng: &mut Rng, out: &mut [f64]) -> L
             // Lattice basis (p, 0) and (p·bx, p·by).
             let (bx, by) = [(0.0, 1.0), (0.5, 0.75f64.sqrt())][hex as usize];
             fill(out, n, look, frame, |u, v| {
-                let j = v / (p * by);
-                let (i0, j0) = ((u / p - j * bx).floor(), j.floor());
+                let j = v * (1.0 / (p * by));
+                let (i0, j0) = ((u * (1.0 / p) - j * bx).floor(), j.floor());
                 let mut d2 = f64::MAX;
                 for (di, dj) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
                     let (ci, cj) = (i0 + di, j0 + dj);
                     let (dx, dy) = (u - p * (ci + cj * bx), v - p * cj * by);
                     d2 = d2.min(dx * dx + dy * dy);
                 }
-                sign * (1.0 - 2.0 * smoothstep(r - 0.8, r + 0.8, d2.sqrt()))
+                sign * (1.0 - 2.0 * smooth((d2.sqrt() - r + 0.8) * (1.0 / 1.6)))
             });
         }
     }
     look
 }
 
-/// The reflectance being damaged and the geometric coverage of the defect's shape.
-struct Canvas<'a> {
-    n: usize,
-    refl: &'a mut [f64],
-    cov: &'a mut [f32],
-}
-
-impl Canvas<'_> {
-    /// Pixel ranges `(x0, x1, y0, y1)` (inclusive) covering the box, clipped to the image.
-    fn clip(&self, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> (usize, usize, usize, usize) {
-        let last = self.n as f64 - 1.0;
-        let c = |t: f64| t.floor().clamp(0.0, last) as usize;
-        (c(x0), c(x1), c(y0), c(y1))
-    }
-
-    /// Pixel ranges of a square of half-side `r` around `(cx, cy)`.
-    fn around(&self, (cx, cy): (f64, f64), r: f64) -> (usize, usize, usize, usize) {
-        self.clip((cx - r, cx + r), (cy - r, cy + r))
-    }
-
-    /// Adds an anti-aliased stroke of width `w` from `a` to `b` to the coverage.
-    fn stroke(&mut self, a: (f64, f64), b: (f64, f64), w: f64) {
-        let reach = w / 2.0 + 1.0;
-        let (x0, x1, y0, y1) = self.clip(
-            (a.0.min(b.0) - reach, a.0.max(b.0) + reach),
-            (a.1.min(b.1) - reach, a.1.max(b.1) + reach),
-        );
-        let (ex, ey) = (b.0 - a.0, b.1 - a.1);
-        let len2 = (ex * ex + ey * ey).max(1e-12);
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let (qx, qy) = (x as f64 + 0.5 - a.0, y as f64 + 0.5 - a.1);
-                let t = ((qx * ex + qy * ey) / len2).clamp(0.0, 1.0);
-                let d = ((qx - t * ex) * (qx - t * ex) + (qy - t * ey) * (qy - t * ey)).sqrt();
-                let c = &mut self.cov[y * self.n + x];
-                *c = c.max((w / 2.0 + 0.5 - d).clamp(0.0, 1.0) as f32);
-            }
-        }
-    }
-
-    /// Blends every covered pixel toward `target` with strength `gain`.
-    fn blend_coverage(&mut self, target: f64, gain: f64) {
-        for (r, &a) in self.refl.iter_mut().zip(self.cov.iter()) {
-            *r += a as f64 * gain * (target - *r);
-        }
-    }
-}
-
-/// A random point in the central half of the image.
-fn centre(n: usize, rng: &mut Rng) -> (f64, f64) {
-    let n = n as f64;
-    (rng.range(0.25, 0.75) * n, rng.range(0.25, 0.75) * n)
-}
-
-fn scratch(cv: &mut Canvas, look: Look, rng: &mut Rng) {
-    let (n, s) = (cv.n as f64, cv.n as f64 / 64.0);
-    let (cx, cy) = centre(cv.n, rng);
-    let turn = rng.range(0.0, 0.5);
-    let (dx, dy) = (cos_turns(turn), sin_turns(turn));
-    let len = rng.range(0.3, 0.6) * n;
-    let width = (rng.range(0.9, 1.6) * s).max(0.9);
-    let count = if rng.uniform() < 0.3 { 2 } else { 1 };
-    for k in 0..count {
-        let (off, l, shift) = match k {
-            0 => (0.0, len, 0.0),
-            _ => {
-                let off = random_sign(rng, 0.5) * (rng.range(2.5, 6.0) * s).max(2.0);
-                (off, len * rng.range(0.4, 0.9), rng.range(-0.2, 0.2) * len)
-            }
-        };
-        let (mx, my) = (cx - dy * off + dx * shift, cy + dx * off + dy * shift);
-        // Quadratic Bézier through p0, p2 with control point p1 bent off the chord.
-        let bend = 2.0 * rng.range(-0.1, 0.1) * l;
-        let (hx, hy) = (dx * l / 2.0, dy * l / 2.0);
-        let xs = [mx - hx, mx - dy * bend, mx + hx];
-        let ys = [my - hy, my + dx * bend, my + hy];
-        let bezier = |p: [f64; 3], t: f64| {
-            (1.0 - t) * (1.0 - t) * p[0] + 2.0 * (1.0 - t) * t * p[1] + t * t * p[2]
-        };
-        let at = |t: f64| (bezier(xs, t), bezier(ys, t));
-        let steps = ((l / 1.5).ceil() as usize).max(4);
-        for i in 0..steps {
-            let (t0, t1) = (i as f64 / steps as f64, (i + 1) as f64 / steps as f64);
-            let taper = 0.4 + 0.6 * sin_turns((t0 + t1) / 4.0);
-            cv.stroke(at(t0), at(t1), width * taper);
-        }
-    }
-    let target = if rng.uniform() < 0.5 {
-        (look.m + look.c + rng.range(0.12, 0.3)).min(1.0)
-    } else {
-        (look.m - look.c - rng.range(0.12, 0.3)).max(0.0)
-    };
-    cv.blend_coverage(target, rng.range(0.7, 1.0));
-}
-
-fn hole(cv: &mut Canvas, look: Look, rng: &mut Rng) {
-    let s = cv.n as f64 / 64.0;
-    let (cx, cy) = centre(cv.n, rng);
-    let a = (rng.range(2.5, 6.0) * s).max(2.0);
-    let b = a * rng.range(0.55, 1.0);
-    let turn = rng.range(0.0, 0.5);
-    let (sin, cos) = (sin_turns(turn), cos_turns(turn));
-    let edge = (rng.range(1.0, 2.0) * s).max(0.8);
-    let dark = (look.m - look.c).max(0.0) * rng.range(0.1, 0.6);
-    let (x0, x1, y0, y1) = cv.around((cx, cy), a + edge + 1.0);
-    for y in y0..=y1 {
-        for x in x0..=x1 {
-            let (px, py) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
-            let (lx, ly) = ((cos * px + sin * py) / a, (cos * py - sin * px) / b);
-            let rho = (lx * lx + ly * ly).sqrt();
-            // Signed distance to the outline, approximately, in pixels.
-            let alpha = smoothstep(-edge / 2.0, edge / 2.0, (1.0 - rho) * (a * b).sqrt());
-            let i = y * cv.n + x;
-            cv.refl[i] += alpha * (dark * (0.6 + 0.4 * rho * rho) - cv.refl[i]);
-            cv.cov[i] = alpha as f32;
-        }
-    }
-}
-
-fn stain(cv: &mut Canvas, look: Look, rng: &mut Rng) {
-    let s = cv.n as f64 / 64.0;
-    let (cx, cy) = centre(cv.n, rng);
-    let r0 = (rng.range(4.5, 9.0) * s).max(4.5);
-    // (a_k cos φ_k, a_k sin φ_k) for k = 2, 3, 4.
-    let harmonics = [(); 3].map(|_| {
-        let (a, turn) = (rng.range(-0.1, 0.1), rng.uniform());
-        (a * cos_turns(turn), a * sin_turns(turn))
-    });
-    let e = rng.range(0.25, 0.45);
-    let amp = random_sign(rng, 0.5) * (look.c * rng.range(0.6, 1.1)).max(0.06);
-    let kappa = rng.range(0.0, 0.4);
-    let (key, cell) = (rng.next_u64(), r0 / 2.0);
-    let (x0, x1, y0, y1) = cv.around((cx, cy), r0 * 1.3 * (1.0 + e) + 1.0);
-    for y in y0..=y1 {
-        for x in x0..=x1 {
-            let (px, py) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
-            let d = (px * px + py * py).sqrt();
-            // cos kφ, sin kφ by powers of e^{iφ}; then cos(kφ + φ_k) = cos kφ cos φ_k − …
-            let (c1, s1) = (px / d.max(1e-9), py / d.max(1e-9));
-            let (mut ck, mut sk) = (c1, s1);
-            let mut radius = 1.0;
-            for &(ac, as_) in &harmonics {
-                (ck, sk) = (ck * c1 - sk * s1, sk * c1 + ck * s1);
-                radius += ck * ac - sk * as_;
-            }
-            let w = 1.0 - smoothstep(1.0 - e, 1.0 + e, d / (r0 * radius));
-            let i = y * cv.n + x;
-            let mottle = 0.75 + 0.25 * value_noise(px / cell, py / cell, key);
-            cv.refl[i] += w * (amp * mottle - kappa * (cv.refl[i] - look.m));
-            cv.cov[i] = w as f32;
-        }
-    }
-}
-
-fn crack(cv: &mut Canvas, look: Look, rng: &mut Rng) {
-    let (n, s) = (cv.n as f64, cv.n as f64 / 64.0);
-    let (cx, cy) = centre(cv.n, rng);
-    let heading = rng.uniform();
-    let total = rng.range(0.3, 0.55) * n;
-    let width = (rng.range(0.8, 1.4) * s).max(0.8);
-    let step = s.max(0.75);
-    let split = rng.range(0.35, 0.65);
-    // (x, y, heading in turns, length, width) of the paths still to walk.
-    let mut paths = vec![
-        (cx, cy, heading, total * split, width),
-        (cx, cy, heading + 0.5, total * (1.0 - split), width),
-    ];
-    let mut branches = 0;
-    while let Some((mut x, mut y, mut th, len, w)) = paths.pop() {
-        let (mut turn, mut walked) = (0.0, 0.0);
-        while walked < len {
-            turn = 0.7 * turn + 0.02 * irwin_hall(rng.next_u64());
-            th += turn + 0.02 * irwin_hall(rng.next_u64());
-            let (nx, ny) = (x + step * cos_turns(th), y + step * sin_turns(th));
-            cv.stroke((x, y), (nx, ny), w * (1.0 - 0.6 * walked / len));
-            (x, y, walked) = (nx, ny, walked + step);
-            if !(0.0..n).contains(&x) || !(0.0..n).contains(&y) {
-                break;
-            }
-            if branches < 3 && rng.uniform() < 0.04 {
-                branches += 1;
-                let fork = th + random_sign(rng, 0.5) * rng.range(0.08, 0.18);
-                let left = (len - walked) * rng.range(0.3, 0.7) + 2.0 * step;
-                paths.push((x, y, fork, left, w * 0.75));
-            }
-        }
-    }
-    let dark = (look.m - look.c).max(0.0) * rng.range(0.1, 0.6);
-    cv.blend_coverage(dark, 1.0);
-}
+mod defects;
+use defects::{Canvas, crack, hole, scratch, stain};
 
 #[cfg(test)]
 mod tests;

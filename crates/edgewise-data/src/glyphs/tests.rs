@@ -275,38 +275,42 @@ fn names_round_trip_and_bad_arguments_are_errors() {
 }
 
 #[test]
-#[ignore]
-fn tmp_dump_sheet() {
-    for task in Task::ALL {
-        for class in 0..CLASSES {
-            for seed in 0..6u64 {
-                let img = render(task, class, seed * 977 + 3).unwrap();
-                let s: Vec<String> = img.iter().map(|v| format!("{v:.4}")).collect();
-                println!("IMG {} {} {} {}", task.index(), class, seed, s.join(","));
+fn culled_rasterizer_matches_brute_force_supersampling() {
+    let mut rng = Rng::new(9);
+    for trial in 0..12 {
+        let (theta, s) = (rng.range(-3.2, 3.2), rng.range(0.5, 1.5));
+        let inv = [
+            theta.cos() / s,
+            theta.sin() / s,
+            -theta.sin() / s,
+            theta.cos() / s,
+        ];
+        let c = (rng.range(6.0, 10.0), rng.range(6.0, 10.0));
+        let class = trial % CLASSES;
+        let shape = Shape::new(class, rng.uniform());
+        let strokes = Strokes::of(&SYMBOLS[class], rng.range(0.3, 0.7));
+        let fields: [&dyn Fn(f64, f64) -> f64; 2] = [&|x, y| shape.part(0, x, y), &|x, y| {
+            (0..strokes.parts())
+                .map(|k| strokes.part(k, x, y))
+                .fold(f64::INFINITY, f64::min)
+        }];
+        let mut fast = [[0.0; PIXELS]; 2];
+        rasterize(&shape, inv, c, &mut fast[0]);
+        rasterize(&strokes, inv, c, &mut fast[1]);
+        for (field, fast) in fields.iter().zip(&fast) {
+            for (k, &got) in fast.iter().enumerate() {
+                let (px, py) = ((k % SIZE) as f64 + 0.5 - c.0, (k / SIZE) as f64 + 0.5 - c.1);
+                let hits = (0..16)
+                    .filter(|i| {
+                        let (x, y) = (
+                            px + ((i % 4) as f64 - 1.5) / 4.0,
+                            py + ((i / 4) as f64 - 1.5) / 4.0,
+                        );
+                        field(inv[0] * x + inv[1] * y, inv[2] * x + inv[3] * y) < 0.0
+                    })
+                    .count();
+                assert_eq!(got, hits as f64 / 16.0, "trial {trial} pixel {k}");
             }
-        }
-    }
-}
-
-#[test]
-#[ignore]
-fn tmp_timing() {
-    for task in Task::ALL {
-        let t0 = std::time::Instant::now();
-        let s = split(task, 20000, 1).unwrap();
-        eprintln!("TIME {task:?} {:?}/sample ({})", t0.elapsed() / 20000, s.n);
-    }
-}
-
-#[test]
-#[ignore]
-fn tmp_dump_bin() {
-    for task in Task::ALL {
-        for (name, n, seed) in [("train", 8000, 100), ("test", 2000, 200)] {
-            let s = split(task, n, seed).unwrap();
-            let bytes: Vec<u8> = s.images.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(format!("/tmp/glyphs_{}_{name}.f32", task.name()), bytes).unwrap();
-            std::fs::write(format!("/tmp/glyphs_{}_{name}.u8", task.name()), &s.labels).unwrap();
         }
     }
 }

@@ -27,6 +27,27 @@ fn names_round_trip() {
 }
 
 #[test]
+fn polynomial_sines_and_noise_are_accurate() {
+    let mut rng = Rng::new(5);
+    let mut worst = 0.0f64;
+    for _ in 0..20_000 {
+        let t = rng.range(-300.0, 300.0);
+        let tau = std::f64::consts::TAU * t;
+        worst = worst.max((sin_turns(t) - tau.sin()).abs());
+        worst = worst.max((cos_turns(t) - tau.cos()).abs());
+    }
+    assert!(worst < 1e-9, "sin_turns off by {worst}");
+    let z: Vec<f32> = (0..100_000)
+        .map(|_| irwin_hall(rng.next_u64()) as f32)
+        .collect();
+    let (m, sd) = mean_std(&z);
+    assert!(
+        m.abs() < 0.01 && (sd - 1.0).abs() < 0.01,
+        "noise mean {m} sd {sd}"
+    );
+}
+
+#[test]
 fn same_seed_same_bits_other_seed_other_image() {
     for f in Family::ALL {
         for d in [None, Some(Defect::Crack), Some(Defect::Stain)] {
@@ -334,75 +355,5 @@ fn families_are_told_apart_by_their_spectra() {
             "{}: {votes:?}",
             Family::ALL[truth].name()
         );
-    }
-}
-
-#[test]
-#[ignore]
-fn explore_stats() {
-    for size in [32usize, 64, 128, 256] {
-        for d in Defect::ALL {
-            let (mut amin, mut amax, mut cmin, mut rmin, mut rmax, mut tmax) =
-                (1.0f64, 0.0f64, 1.0f64, 99.0f64, 0.0f64, 0.0f64);
-            for seed in 0..200u64 {
-                let f = Family::ALL[seed as usize % 5];
-                let clean = sample(f, None, size, seed).unwrap();
-                let s = sample(f, Some(d), size, seed).unwrap();
-                let a = s.mask_fraction();
-                amin = amin.min(a);
-                amax = amax.max(a);
-                let delta = diff(&s, &clean);
-                let inm: Vec<f32> = delta
-                    .iter()
-                    .zip(&s.mask)
-                    .filter(|(_, m)| **m > 0.0)
-                    .map(|(v, _)| *v)
-                    .collect();
-                let ch = inm.iter().filter(|v| v.abs() > MASK_THRESHOLD).count() as f64
-                    / inm.len() as f64;
-                cmin = cmin.min(ch);
-                let big = inm.iter().fold(0.0f32, |a, v| a.max(v.abs())) as f64;
-                let (_, sd) = mean_std(&clean.image);
-                if d == Defect::Stain {
-                    rmin = rmin.min(big / sd);
-                    rmax = rmax.max(big / sd);
-                }
-                let (w, h) = mask_box(&s.mask, size);
-                tmax = tmax.max(inm.len() as f64 / w.max(h) as f64);
-            }
-            println!(
-                "{size} {}: area {amin:.4}..{amax:.4} changed>= {cmin:.2} stain ratio {rmin:.2}..{rmax:.2} thin {tmax:.1}",
-                d.name()
-            );
-        }
-    }
-}
-
-#[test]
-#[ignore]
-fn timing() {
-    for size in [64usize, 128] {
-        for d in [
-            None,
-            Some(Defect::Scratch),
-            Some(Defect::Hole),
-            Some(Defect::Stain),
-            Some(Defect::Crack),
-        ] {
-            for f in Family::ALL {
-                let reps = 300;
-                let t = std::time::Instant::now();
-                let mut acc = 0.0;
-                for s in 0..reps {
-                    acc += sample(f, d, size, s).unwrap().image[0];
-                }
-                let us = t.elapsed().as_secs_f64() * 1e6 / reps as f64;
-                println!(
-                    "{size} {:?} {}: {us:.1} us ({acc})",
-                    d.map(|d| d.name()),
-                    f.name()
-                );
-            }
-        }
     }
 }
