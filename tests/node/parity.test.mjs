@@ -19,7 +19,12 @@ for (const file of files) {
     const session = await InferenceSession.create(new Uint8Array(await readFile(doc.model)));
     for (const [c, kase] of doc.cases.entries()) {
       const feeds = {};
-      for (const a of kase.inputs) feeds[a.name] = new Tensor('float32', Float32Array.from(a.data), a.dims);
+      for (const a of kase.inputs) {
+        feeds[a.name] =
+          a.dtype === 'uint32'
+            ? new Tensor('uint32', Uint32Array.from(a.data), a.dims)
+            : new Tensor('float32', Float32Array.from(a.data), a.dims);
+      }
       const out = await session.run(feeds);
       for (const want of kase.outputs) {
         const got = out[want.name];

@@ -69,7 +69,7 @@ enum Command {
     },
     /// Train a catalogue system natively and export it to onnx/<system>.onnx.
     Train {
-        /// The system: defect.
+        /// The system: defect, kno or rbnn.
         system: String,
         /// Train for seconds on little data (what CI runs).
         #[arg(long)]
@@ -86,6 +86,21 @@ enum Command {
         /// flex (burn's CPU backend; `ndarray` is accepted as its old name) or wgpu.
         #[arg(long, default_value = "flex")]
         backend: String,
+    },
+    /// Run a system's comparison from its paper (ours against the baseline, same data and
+    /// budget, in one run) and write results/<system>.md with its figures.
+    Reproduce {
+        /// The system: defect, kno or rbnn.
+        system: String,
+        /// Seconds-long runs (checks the pipeline; the numbers mean nothing).
+        #[arg(long)]
+        quick: bool,
+        /// Epochs of every trained model (the system's default otherwise).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Seed of the initialization and the data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Run the ONNX backend conformance cases natively and in wasm.
     Conformance {
@@ -135,6 +150,12 @@ fn main() -> Result<()> {
             resume,
             backend,
         }),
+        Command::Reproduce {
+            system,
+            quick,
+            epochs,
+            seed,
+        } => train::reproduce(&system, quick, epochs, seed),
         Command::Conformance { write } => {
             setup::setup(setup::Need::Everything)?;
             build::build(&Default::default())?;

@@ -141,6 +141,27 @@ fn run_all(steps: &mut Steps) -> Result<()> {
                 .run()
         },
     )?;
+    steps.step(
+        "reproduce every system (--quick): the comparisons run end to end",
+        || {
+            let trainer = crate::train::trainer()?;
+            for system in ["defect", "kno", "rbnn"] {
+                Cmd::new(trainer.display().to_string())
+                    .args(["reproduce", system, "--quick"])
+                    .args(["--runs", "target/reproduce/quick"])
+                    .args(["--results", "target/reproduce/results"])
+                    .run()?;
+                let md =
+                    std::path::Path::new("target/reproduce/results").join(format!("{system}.md"));
+                let text = std::fs::read_to_string(&md)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", md.display()))?;
+                if !text.contains("| --- ") {
+                    anyhow::bail!("{} has no comparison table", md.display());
+                }
+            }
+            Ok(())
+        },
+    )?;
     steps.step("parity: onnx.checker and onnxruntime (Python)", || {
         Cmd::new(setup::python().display().to_string())
             .args(["tests/parity/check.py", crate::train::PARITY])

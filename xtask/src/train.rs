@@ -52,3 +52,21 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     c.run()
 }
+
+/// `cargo xtask reproduce <system>`: the paper's comparison, written to results/<system>.md.
+pub fn reproduce(system: &str, quick: bool, epochs: Option<usize>, seed: u64) -> Result<()> {
+    setup::ensure_font()?;
+    let mut c = Cmd::new(trainer()?.display().to_string()).args([
+        "reproduce",
+        system,
+        "--seed",
+        &seed.to_string(),
+    ]);
+    if quick {
+        c = c.args(["--quick", "--results", "target/reproduce/results"]);
+    }
+    if let Some(e) = epochs {
+        c = c.args(["--epochs", &e.to_string()]);
+    }
+    c.run()
+}

@@ -104,6 +104,26 @@ impl Emitter {
         Ok(())
     }
 
+    /// Declares `value` a graph output named `name` of any type and dims (symbolic sizes
+    /// besides the batch), renaming it through an `Identity` when its name differs.
+    pub fn output_typed(
+        &mut self,
+        value: &str,
+        name: &str,
+        dtype: DType,
+        dims: &[Dim],
+    ) -> EmitResult<()> {
+        if value != name {
+            if self.used.contains(name) {
+                return Err(EmitError(format!("output name '{name}' is already taken")));
+            }
+            self.used.insert(name.into());
+            self.graph.node("Identity", &[value], name, vec![]);
+        }
+        self.graph.output(name, dtype, dims);
+        Ok(())
+    }
+
     /// Adds a trained float tensor as an initializer named `scope.leaf` (counted as parameters).
     pub fn weight<const D: usize>(
         &mut self,

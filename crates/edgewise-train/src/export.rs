@@ -8,6 +8,12 @@ use sha2::{Digest, Sha256};
 
 use crate::emit::{BATCH, OPSET};
 
+/// In [`Signature::dims`], a length chosen at run time (a signal of any length): the manifest
+/// writes it as the symbolic dim [`LENGTH`].
+pub const ANY_LENGTH: usize = usize::MAX;
+/// The name of the symbolic length [`ANY_LENGTH`] in the manifest and the exported graphs.
+pub const LENGTH: &str = "n";
+
 /// One graph input or output in the manifest.
 pub struct Signature {
     /// The name.
@@ -36,7 +42,10 @@ impl Signature {
         if self.batched {
             shape.push(json!(BATCH));
         }
-        shape.extend(self.dims.iter().map(|&d| json!(d)));
+        shape.extend(self.dims.iter().map(|&d| match d {
+            ANY_LENGTH => json!(LENGTH),
+            d => json!(d),
+        }));
         json!({ "name": self.name, "type": self.dtype, "shape": shape })
     }
 }

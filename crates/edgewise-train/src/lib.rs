@@ -11,6 +11,7 @@
 //! - [`systems`]: the catalogue systems, one module each with the same shape.
 //! - [`export`]: `onnx/<system>.onnx` and its manifest entry; [`metrics`]: AUROC and errors.
 
+pub mod binary;
 pub mod emit;
 pub mod export;
 pub mod layers;

@@ -13,25 +13,67 @@ use edgewise_core::{Tensor, TensorData};
 use edgewise_runtime::{Session, SessionOptions};
 use serde::Serialize;
 
-/// A named f32 array.
-#[derive(Clone, Debug, Serialize)]
+/// A named f32 array, or a uint32 one (keys) made by [`Array::u32`].
+///
+/// JSON: `{"name", "dims", "data"}` for float32; a uint32 array adds `"dtype": "uint32"` and
+/// its `data` holds the integers (a reader picks the element type from `dtype`, float32 when
+/// absent).
+#[derive(Clone, Debug)]
 pub struct Array {
     /// The name (a graph input or output).
     pub name: String,
     /// Its dims.
     pub dims: Vec<usize>,
-    /// Row-major values.
+    /// Row-major values (empty for a uint32 array).
     pub data: Vec<f32>,
+    /// Row-major values of a uint32 array.
+    pub words: Option<Vec<u32>>,
 }
 
 impl Array {
-    /// A named array.
+    /// A named float32 array.
     pub fn new(name: &str, dims: &[usize], data: Vec<f32>) -> Array {
         Array {
             name: name.into(),
             dims: dims.to_vec(),
             data,
+            words: None,
         }
+    }
+
+    /// A named uint32 array.
+    pub fn u32(name: &str, dims: &[usize], words: Vec<u32>) -> Array {
+        Array {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data: vec![],
+            words: Some(words),
+        }
+    }
+
+    /// The runtime tensor of the array.
+    fn tensor(&self) -> Result<Tensor> {
+        Ok(match &self.words {
+            Some(w) => Tensor::new(TensorData::U32(w.clone()), self.dims.clone())?,
+            None => Tensor::f32(self.data.clone(), self.dims.clone())?,
+        })
+    }
+}
+
+impl Serialize for Array {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Array", 3 + self.words.is_some() as usize)?;
+        m.serialize_field("name", &self.name)?;
+        m.serialize_field("dims", &self.dims)?;
+        match &self.words {
+            Some(w) => {
+                m.serialize_field("dtype", "uint32")?;
+                m.serialize_field("data", w)?;
+            }
+            None => m.serialize_field("data", &self.data)?,
+        }
+        m.end()
     }
 }
 
@@ -57,7 +99,7 @@ pub fn check_tract(
         let feeds = case
             .inputs
             .iter()
-            .map(|a| Ok((a.name.clone(), Tensor::f32(a.data.clone(), a.dims.clone())?)))
+            .map(|a| Ok((a.name.clone(), a.tensor()?)))
             .collect::<Result<Vec<_>>>()?;
         let got = session.run(feeds)?;
         for want in &case.outputs {

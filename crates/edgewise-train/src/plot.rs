@@ -102,3 +102,147 @@ pub fn curves(history: &History, title: &str, path: &Path) -> Result<()> {
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
+
+/// Draws `metric` of several runs (one line each, labelled) against the epoch into `path`:
+/// the "ours against the baseline" figure of a reproduction.
+pub fn compare(runs: &[(&str, &History)], metric: &str, title: &str, path: &Path) -> Result<()> {
+    font()?;
+    let err = |e: &dyn std::fmt::Display| anyhow!("plotting {}: {e}", path.display());
+    let mut lines = vec![];
+    for (label, h) in runs {
+        let i = h
+            .columns
+            .iter()
+            .position(|c| c == metric)
+            .ok_or_else(|| anyhow!("run '{label}' has no column '{metric}'"))?;
+        lines.push((
+            *label,
+            h.rows.iter().map(|r| (r[0], r[i])).collect::<Vec<_>>(),
+        ));
+    }
+    let points = lines.iter().flat_map(|(_, l)| l.iter());
+    let (mut x1, mut lo, mut hi) = (1f64, f64::MAX, f64::MIN);
+    for &(x, y) in points {
+        x1 = x1.max(x);
+        if y.is_finite() {
+            (lo, hi) = (lo.min(y), hi.max(y));
+        }
+    }
+    if lo > hi {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-9);
+    let root = BitMapBackend::new(path, (640, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..x1, (lo - pad)..(hi + pad))
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(metric)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, (label, line)) in lines.into_iter().enumerate() {
+        let color = Palette99::pick(i);
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// How [`image_grid`] maps a cell's values to colours.
+#[derive(Clone, Copy, Debug)]
+pub enum Shade {
+    /// Grey levels, `[0, 1]` black to white.
+    Gray,
+    /// A heat map from dark blue to yellow, scaled to the cell's own maximum.
+    Heat,
+}
+
+/// Draws square `side × side` maps as a grid (`rows[r][c]`, with column titles) into `path`,
+/// each cell `scale` pixels per value.
+pub fn image_grid(
+    rows: &[Vec<(&[f32], Shade)>],
+    side: usize,
+    titles: &[&str],
+    scale: u32,
+    path: &Path,
+) -> Result<()> {
+    font()?;
+    let err = |e: &dyn std::fmt::Display| anyhow!("plotting {}: {e}", path.display());
+    let cols = titles.len();
+    let cell = side as u32 * scale;
+    let (gap, head) = (6u32, 28u32);
+    let w = cols as u32 * (cell + gap) + gap;
+    let h = head + rows.len() as u32 * (cell + gap) + gap;
+    let root = BitMapBackend::new(path, (w, h)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    for (c, t) in titles.iter().enumerate() {
+        let x = (gap + c as u32 * (cell + gap)) as i32;
+        root.draw(&Text::new(t.to_string(), (x, 6), ("sans-serif", 16)))
+            .map_err(|e| err(&e))?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        if row.len() != cols {
+            bail!("row {r} has {} maps for {cols} titles", row.len());
+        }
+        for (c, (map, shade)) in row.iter().enumerate() {
+            if map.len() != side * side {
+                bail!(
+                    "row {r}, column {c}: {} values for {side}×{side}",
+                    map.len()
+                );
+            }
+            let max = map.iter().copied().fold(1e-12f32, f32::max);
+            let (x0, y0) = (
+                gap + c as u32 * (cell + gap),
+                head + r as u32 * (cell + gap),
+            );
+            for (i, &v) in map.iter().enumerate() {
+                let color = match shade {
+                    Shade::Gray => {
+                        let g = (v.clamp(0.0, 1.0) * 255.0) as u8;
+                        RGBColor(g, g, g)
+                    }
+                    Shade::Heat => {
+                        let t = (v / max).clamp(0.0, 1.0) as f64;
+                        RGBColor(
+                            (255.0 * t.powf(0.8)) as u8,
+                            (220.0 * t.powf(1.5)) as u8,
+                            (120.0 * (1.0 - t)) as u8,
+                        )
+                    }
+                };
+                let (x, y) = (
+                    (x0 + (i % side) as u32 * scale) as i32,
+                    (y0 + (i / side) as u32 * scale) as i32,
+                );
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + scale as i32, y + scale as i32)],
+                    color.filled(),
+                ))
+                .map_err(|e| err(&e))?;
+            }
+        }
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}

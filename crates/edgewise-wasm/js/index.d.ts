@@ -149,3 +149,135 @@ export declare const env: {
   /** Bytes of wasm linear memory the instance holds. */
   readonly wasmMemoryBytes: number;
 };
+
+/**
+ * Pre- and post-processing of the catalogue's models, computed in Rust inside the same wasm
+ * module. Synchronous: load the module first (`await init()`, or create a session). Bad
+ * arguments throw an `Error` (or `TypeError`/`RangeError`) whose message names the function
+ * and the problem.
+ *
+ *     import { init, tasks } from 'edgewise';
+ *     await init();
+ *     const gray = tasks.defect.prepare(imageData);           // 64×64 in [0, 1]
+ *     const found = tasks.defect.analyze(outputs.ssim, { threshold });
+ */
+export declare namespace tasks {
+  /** One region of a defect mask: bounding box, pixel count and highest score. */
+  interface DefectBox {
+    readonly x: number;
+    readonly y: number;
+    readonly w: number;
+    readonly h: number;
+    readonly area: number;
+    readonly score: number;
+  }
+
+  /** What `tasks.defect.analyze` finds in one image. */
+  interface DefectAnalysis {
+    /** Side of `heatmap` and `mask` (64). */
+    readonly size: number;
+    /** The anomaly score `1 − ssim` per pixel, size×size row-major, edges replicated. */
+    readonly heatmap: Float32Array;
+    /** 1 where `heatmap > threshold`, else 0. */
+    readonly mask: Uint8Array;
+    /** The mask's 8-connected regions with at least `minArea` pixels, highest score first. */
+    readonly boxes: readonly DefectBox[];
+    /** The image's anomaly score: the heatmap's maximum. */
+    readonly score: number;
+    /** Whether some region is left: the image is flagged defective. */
+    readonly flagged: boolean;
+  }
+
+  /** A generated texture and its true defect mask. */
+  interface DefectSample {
+    /** Gray levels in [0, 1], size×size row-major. */
+    readonly image: Float32Array;
+    /** 1 on defective pixels, else 0 (all 0 without a defect). */
+    readonly mask: Uint8Array;
+    readonly family: string;
+    readonly defect: string | null;
+    readonly size: number;
+  }
+
+  /** An image for `tasks.defect.prepare`: ImageData-like, or its pixels with a size. */
+  type ImageLike = { readonly data: Uint8ClampedArray | Uint8Array | Float32Array; readonly width: number; readonly height: number };
+
+  /** Defect detection by reconstruction (`onnx/defect.onnx`, input `image` [batch, 1, 64, 64]). */
+  const defect: {
+    /** The model's input side, 64. */
+    readonly SIZE: 64;
+    /** The SSIM window of the model's `ssim` output (side SIZE − WINDOW + 1 = 58). */
+    readonly WINDOW: 7;
+    /** Names `sample` accepts. */
+    kinds(): { families: string[]; defects: string[] };
+    /**
+     * The model's input, 64×64 gray in [0, 1]: the centred square of the image, area-averaged
+     * (down or up) to 64×64, colours as Rec. 709 luminance (alpha ignored). Pixels may be
+     * RGBA bytes (4 per pixel), gray bytes (1 per pixel) or gray floats in [0, 1].
+     */
+    prepare(image: ImageLike): Float32Array;
+    prepare(pixels: Uint8ClampedArray | Uint8Array | Float32Array | readonly number[], width: number, height: number): Float32Array;
+    /**
+     * Heatmap, mask, boxes and score from the model's `ssim` output: a Tensor
+     * [batch, 1, 58, 58] (image `index`, default 0) or one map's 58×58 values.
+     * `threshold` is the manifest's `helper.threshold`; `minArea` (default 1) drops smaller
+     * regions; `size` (default 64) is the model's input side.
+     */
+    analyze(
+      ssim: Tensor<'float32'> | Float32Array | readonly number[],
+      options: { threshold: number; minArea?: number; size?: number; index?: number },
+    ): DefectAnalysis;
+    /** A generated texture of `family` with `defect` (null or 'none': none) from `seed`. */
+    sample(family: string, defect: string | null, seed: number | bigint, size?: number): DefectSample;
+  };
+
+  /** Burgers' equation and the Koopman neural operator (`onnx/kno.onnx`, `u` [batch, 1, n]). */
+  const kno: {
+    /**
+     * A smooth periodic field on `n` points (`x_j = j / n`) following drawn points (`x` taken
+     * modulo 1, any order): their periodic linear interpolant keeping only the lowest `modes`
+     * Fourier modes (default 16, as the training data); `zeroMean` removes the mean.
+     */
+    initialCondition(
+      points: readonly (readonly [number, number] | { x: number; u: number })[] | Float64Array,
+      n: number,
+      options?: { modes?: number; zeroMean?: boolean },
+    ): Float32Array;
+    /** The random smooth initial condition of `seed` on `n` points (the training data's kind). */
+    randomInitialCondition(n: number, seed: number | bigint): Float32Array;
+    /**
+     * The reference trajectory `[u0, u(dt), …, u(steps·dt)]` (`steps + 1` arrays of
+     * `u0.length` values; a power of two, 16–4096) from the solver that made the training data.
+     * Defaults are the model's: `nu` 0.01, `dt` 0.02, `steps` 50.
+     */
+    solve(u0: Float32Array | readonly number[] | Tensor<'float32'>, options?: { nu?: number; dt?: number; steps?: number }): Float32Array[];
+    /** ‖prediction − reference‖₂ / ‖reference‖₂ (0 when both are 0, Infinity for a 0 reference only). */
+    relativeL2(prediction: Float32Array | readonly number[] | Tensor<'float32'>, reference: Float32Array | readonly number[] | Tensor<'float32'>): number;
+  };
+
+  /** One binary layer of the RBNN model, as the manifest's `helper.layers` lists it. */
+  interface RbnnLayer {
+    /** The model input that takes this layer's key ('key0', 'key1', …). */
+    readonly input: string;
+    /** Weights per output: the key has ceil(taps / 32) uint32 words. */
+    readonly taps: number;
+  }
+
+  /** Multi-task binary networks reconfigured by keys (`onnx/rbnn.onnx`) and their glyph tasks. */
+  const rbnn: {
+    /** 'digits', 'letters', 'shapes', 'symbols'. */
+    tasks(): string[];
+    /** The ten class names of a task, in label order. */
+    classNames(task: string): string[];
+    /** The key words of each layer for `task` under the device's root key (hex string, bigint or safe integer). */
+    keys(task: string, rootKey: string | bigint | number, taps: readonly number[]): Uint32Array[];
+    /** `{ key0: Tensor<'uint32'>, … }` for `task`: spread them into `session.run`'s feeds. */
+    keyFeeds(task: string, rootKey: string | bigint | number, layers: readonly RbnnLayer[]): { [input: string]: Tensor<'uint32'> };
+    /** One 16×16 glyph of class `cls` (0–9) of `task`, gray in [0, 1], bright on dark. */
+    renderGlyph(task: string, cls: number, seed: number | bigint): Float32Array;
+    /** `n` labelled glyphs of `task` (balanced, shuffled): images [n·256] and labels [n]. */
+    samples(task: string, n: number, seed: number | bigint): { images: Float32Array; labels: Uint8Array; n: number };
+    /** The largest logit's index of each row of `classes` logits (the first on ties). */
+    predict(logits: Tensor<'float32'> | Float32Array | readonly number[], classes?: number): Uint32Array;
+  };
+}

@@ -7,6 +7,7 @@
 //! path reachable from JS panics on bad input (a panic in wasm would kill the instance).
 
 mod marshal;
+mod tasks;
 
 use std::cell::RefCell;
 use std::rc::Rc;

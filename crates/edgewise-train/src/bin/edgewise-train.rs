@@ -43,6 +43,27 @@ enum Command {
         #[arg(long, default_value = "onnx")]
         onnx_dir: PathBuf,
     },
+    /// Run a system's comparison from its paper (ours against the baseline, same data and
+    /// budget) and write <results>/<system>.md with its figures.
+    Reproduce {
+        /// The system (defect, kno, rbnn).
+        system: String,
+        /// Seconds-long runs on little data (the table is then not meaningful).
+        #[arg(long)]
+        quick: bool,
+        /// Epochs (the system's default otherwise).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Seed of the initialization and the data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Folder of the run folders.
+        #[arg(long, default_value = "target/reproduce")]
+        runs: PathBuf,
+        /// Folder of the results.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
     /// Quick-train every system and write its ONNX file and parity cases (inputs and burn's
     /// outputs) for the Node and Python checks.
     Parity {
@@ -82,6 +103,32 @@ fn main() -> Result<()> {
                 trained.bytes.len(),
                 trained.entry.parameters,
                 trained.entry.metrics
+            );
+            Ok(())
+        }
+        Command::Reproduce {
+            system,
+            quick,
+            epochs,
+            seed,
+            runs,
+            results,
+        } => {
+            let options = TrainOptions {
+                epochs,
+                seed,
+                quick,
+                resume: false,
+                onnx_dir: runs.join("onnx"),
+                runs,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let start = Instant::now();
+            systems::reproduce(&system, &options, &results)?;
+            println!(
+                "{system}: reproduced in {:.1} s; wrote {}/{system}.md",
+                start.elapsed().as_secs_f64(),
+                results.display()
             );
             Ok(())
         }

@@ -1,8 +1,14 @@
 //! The catalogue systems, one module each with the same shape: `NAME`, a `Config` made from the
 //! [`TrainOptions`], the model (a burn module that also implements [`crate::emit::Emit`]),
-//! `fit` (the training loop), `export` and `train` (fit + export + manifest entry).
+//! `fit` (the training loop), `export`, `train` (fit + export + manifest entry), `parity`
+//! (a quick model and its [`Parity`] cases) and `reproduce` (the paper's comparison, written to
+//! `results/<system>.md`).
 
 pub mod defect;
+pub mod kno;
+pub mod rbnn;
+
+use std::path::Path;
 
 use anyhow::{Result, bail};
 use burn::prelude::*;
@@ -12,7 +18,7 @@ use crate::export::Entry;
 use crate::run::{History, TrainOptions};
 
 /// The systems `cargo xtask train` knows.
-pub const SYSTEMS: [&str; 1] = [defect::NAME];
+pub const SYSTEMS: [&str; 3] = [defect::NAME, kno::NAME, rbnn::NAME];
 
 /// A trained, exported model.
 pub struct Trained {
@@ -28,16 +34,27 @@ pub struct Trained {
 pub fn train(system: &str, options: &TrainOptions) -> Result<Trained> {
     let trained = match system {
         defect::NAME => defect::train(options)?,
+        kno::NAME => kno::train(options)?,
+        rbnn::NAME => rbnn::train(options)?,
         other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
     };
     crate::export::write(&options.onnx_dir, &trained.entry, &trained.bytes)?;
     Ok(trained)
 }
 
-/// Quick-trains `system` (seed 0) into `out`, writes `out/<system>.onnx` and the parity cases
-/// `out/<system>.json`, and checks tract against burn on them.
-pub fn parity(system: &str, out: &std::path::Path) -> Result<Vec<(String, f32)>> {
-    let options = TrainOptions {
+/// A quick-trained model and the cases on which every runtime must agree with burn.
+pub struct Parity {
+    /// The ONNX bytes.
+    pub bytes: Vec<u8>,
+    /// Inputs and burn's outputs.
+    pub cases: Vec<crate::parity::Case>,
+    /// The tolerance of each output (argued where each system defines it).
+    pub tolerances: &'static [(&'static str, f32)],
+}
+
+/// The options of a seconds-long CI run (seed 0) writing under `out`.
+pub fn quick_options(out: &Path) -> TrainOptions {
+    TrainOptions {
         epochs: None,
         seed: 0,
         quick: true,
@@ -45,24 +62,36 @@ pub fn parity(system: &str, out: &std::path::Path) -> Result<Vec<(String, f32)>>
         runs: out.join("runs"),
         onnx_dir: out.join("onnx"),
         command: String::new(),
-    };
-    let (bytes, cases, tolerances): (Vec<u8>, _, &[(&str, f32)]) = match system {
-        defect::NAME => {
-            let (model, ..) = defect::fit(&options, defect::Loss::SsimL1, system)?;
-            let (bytes, _) = defect::export(&model, &options, &[])?;
-            (
-                bytes,
-                defect::parity_cases(&model, 8, 1)?,
-                &defect::TOLERANCES,
-            )
-        }
+    }
+}
+
+/// Quick-trains `system` (seed 0) into `out`, writes `out/<system>.onnx` and the parity cases
+/// `out/<system>.json`, and checks tract against burn on them.
+pub fn parity(system: &str, out: &Path) -> Result<Vec<(String, f32)>> {
+    let options = quick_options(out);
+    let p = match system {
+        defect::NAME => defect::parity(&options)?,
+        kno::NAME => kno::parity(&options)?,
+        rbnn::NAME => rbnn::parity(&options)?,
         other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
     };
     std::fs::create_dir_all(out)?;
     let model = out.join(format!("{system}.onnx"));
-    std::fs::write(&model, &bytes)?;
-    crate::parity::write_cases(out, system, &model, tolerances, &cases)?;
-    crate::parity::check_tract(&bytes, &cases, tolerances)
+    std::fs::write(&model, &p.bytes)?;
+    crate::parity::write_cases(out, system, &model, p.tolerances, &p.cases)?;
+    crate::parity::check_tract(&p.bytes, &p.cases, p.tolerances)
+}
+
+/// Runs `system`'s comparison from its paper (ours against the baseline, same data and
+/// budget, in one run) and writes `<results>/<system>.md` and its figures.
+pub fn reproduce(system: &str, options: &TrainOptions, results: &Path) -> Result<()> {
+    std::fs::create_dir_all(results)?;
+    match system {
+        defect::NAME => defect::reproduce(options, results),
+        kno::NAME => kno::reproduce(options, results),
+        rbnn::NAME => rbnn::reproduce(options, results),
+        other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
+    }
 }
 
 /// The training device: burn's flex CPU backend with autodiff (or wgpu when

@@ -1,0 +1,11 @@
+//! The task helpers of the catalogue's systems: what turns a model's raw outputs into what a
+//! user wants, and the inputs into what the model takes. Pure Rust, no runtime: the trainer,
+//! the native tests and the wasm package call the same code.
+//!
+//! - [`defect`]: the anomaly heatmap, mask and boxes from the defect model's `SsimMap`.
+//! - [`kno`]: initial conditions and the reference solver of the Koopman operator's demo.
+//! - [`rbnn`]: the key schedule that reconfigures RBNN's shared binary weights per task.
+
+pub mod defect;
+pub mod kno;
+pub mod rbnn;

@@ -1,0 +1,357 @@
+//! The task helpers of the catalogue's systems (`edgewise-tasks`) and the data generators the
+//! demos draw samples from (`edgewise-data`), as raw exports. The npm package wraps them as
+//! `tasks.defect`, `tasks.kno` and `tasks.rbnn` (js/index.js), which turn plain JS values into
+//! the typed arrays these take. Every argument is checked here and every failure is a JS
+//! `Error` whose message starts with the JS function's name.
+
+use edgewise_data::burgers;
+use edgewise_data::glyphs::{self, Task};
+use edgewise_data::textures::{self, Defect, Family};
+use edgewise_tasks::defect::{self, Pixels};
+use edgewise_tasks::{kno, rbnn};
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array, Uint32Array};
+use wasm_bindgen::prelude::*;
+
+/// The largest integer a JS number holds exactly (`2^53 − 1`).
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+/// Most glyphs [`rbnn_samples`] draws in one call.
+const MAX_SAMPLES: usize = 10_000;
+/// Most taps of one RBNN layer, and of all layers together.
+const MAX_TAPS: usize = 1 << 24;
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    // Setting a data property on a fresh plain object cannot fail.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn fail(func: &str, msg: impl std::fmt::Display) -> JsError {
+    JsError::new(&format!("tasks.{func}: {msg}"))
+}
+
+/// A non-negative integer argument no larger than `max`.
+fn int(func: &str, name: &str, v: f64, max: f64) -> Result<usize, JsError> {
+    if v.is_finite() && v.fract() == 0.0 && (0.0..=max).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(fail(
+            func,
+            format!("{name} must be an integer in 0..={max}, got {v}"),
+        ))
+    }
+}
+
+/// A seed: an integer in `0..=2^53 − 1` (the integers a JS number holds exactly), converted
+/// straight to `u64` (a `usize` is 32 bits on wasm32).
+fn seed(func: &str, v: f64) -> Result<u64, JsError> {
+    if v.is_finite() && v.fract() == 0.0 && (0.0..=MAX_SAFE).contains(&v) {
+        Ok(v as u64)
+    } else {
+        Err(fail(
+            func,
+            format!("seed must be an integer in 0..={MAX_SAFE}, got {v}"),
+        ))
+    }
+}
+
+fn glyph_task(func: &str, name: &str) -> Result<Task, JsError> {
+    Task::from_name(name).map_err(|e| fail(func, e))
+}
+
+/// `{ families: [...], defects: [...] }`: the names `defectSample` accepts.
+#[wasm_bindgen(js_name = tasksDefectKinds)]
+pub fn defect_kinds() -> Object {
+    let obj = Object::new();
+    let families: Array = Family::ALL
+        .iter()
+        .map(|f| JsValue::from_str(f.name()))
+        .collect();
+    let defects: Array = Defect::ALL
+        .iter()
+        .map(|d| JsValue::from_str(d.name()))
+        .collect();
+    set(&obj, "families", &families);
+    set(&obj, "defects", &defects);
+    obj
+}
+
+/// The defect model's input (64×64 gray in `[0, 1]`) from `width × height` pixels given as
+/// bytes with `channels` per pixel (4: RGBA, 1: gray).
+#[wasm_bindgen(js_name = tasksDefectPrepareBytes)]
+pub fn defect_prepare_bytes(
+    bytes: &[u8],
+    width: f64,
+    height: f64,
+    channels: f64,
+) -> Result<Vec<f32>, JsError> {
+    let f = "defect.prepare";
+    let (w, h) = (int(f, "width", width, 1e9)?, int(f, "height", height, 1e9)?);
+    let pixels = if channels == 4.0 {
+        Pixels::Rgba8(bytes)
+    } else if channels == 1.0 {
+        Pixels::Gray8(bytes)
+    } else {
+        return Err(fail(
+            f,
+            format!("channels must be 4 (RGBA) or 1 (gray), got {channels}"),
+        ));
+    };
+    defect::prepare(pixels, w, h).map_err(|e| fail(f, e))
+}
+
+/// The defect model's input from `width × height` gray floats in `[0, 1]`.
+#[wasm_bindgen(js_name = tasksDefectPrepareGray)]
+pub fn defect_prepare_gray(gray: &[f32], width: f64, height: f64) -> Result<Vec<f32>, JsError> {
+    let f = "defect.prepare";
+    let (w, h) = (int(f, "width", width, 1e9)?, int(f, "height", height, 1e9)?);
+    defect::prepare(Pixels::Gray(gray), w, h).map_err(|e| fail(f, e))
+}
+
+/// `{ size, heatmap, mask, boxes: [{ x, y, w, h, area, score }], score, flagged }` from one
+/// image's `ssim` map (`inner × inner`).
+#[wasm_bindgen(js_name = tasksDefectAnalyze)]
+pub fn defect_analyze(
+    ssim: &[f32],
+    inner: f64,
+    size: f64,
+    threshold: f64,
+    min_area: f64,
+) -> Result<Object, JsError> {
+    let f = "defect.analyze";
+    let inner = int(f, "inner", inner, 1e6)?;
+    let size = int(f, "size", size, 1e6)?;
+    let min_area = int(f, "minArea", min_area, MAX_SAFE)?;
+    if !threshold.is_finite() {
+        return Err(fail(
+            f,
+            format!("threshold must be a finite number, got {threshold}"),
+        ));
+    }
+    let a =
+        defect::analyze(ssim, inner, size, threshold as f32, min_area).map_err(|e| fail(f, e))?;
+    let obj = Object::new();
+    set(&obj, "size", &JsValue::from_f64(a.size as f64));
+    set(&obj, "heatmap", &Float32Array::from(&a.heatmap[..]));
+    set(&obj, "mask", &Uint8Array::from(&a.mask[..]));
+    let boxes: Array = a
+        .boxes
+        .iter()
+        .map(|b| {
+            let o = Object::new();
+            for (k, v) in [
+                ("x", b.x),
+                ("y", b.y),
+                ("w", b.w),
+                ("h", b.h),
+                ("area", b.area),
+            ] {
+                set(&o, k, &JsValue::from_f64(v as f64));
+            }
+            set(&o, "score", &JsValue::from_f64(b.score as f64));
+            JsValue::from(o)
+        })
+        .collect();
+    set(&obj, "boxes", &boxes);
+    set(&obj, "score", &JsValue::from_f64(a.score as f64));
+    set(&obj, "flagged", &JsValue::from_bool(a.flagged));
+    Ok(obj)
+}
+
+/// `{ image, mask, family, defect, size }`: a generated texture of `family` with `defect`
+/// (empty or `"none"`: none), `size × size`, from `seed`; `mask` is 1 on defective pixels.
+#[wasm_bindgen(js_name = tasksDefectSample)]
+pub fn defect_sample(family: &str, defect: &str, size: f64, seed_: f64) -> Result<Object, JsError> {
+    let f = "defect.sample";
+    let fam = Family::from_name(family).ok_or_else(|| {
+        let names: Vec<_> = Family::ALL.iter().map(|k| k.name()).collect();
+        fail(
+            f,
+            format!("family must be one of {}, got {family:?}", names.join(", ")),
+        )
+    })?;
+    let kind = match defect.trim() {
+        "" | "none" => None,
+        name => Some(Defect::from_name(name).ok_or_else(|| {
+            let names: Vec<_> = Defect::ALL.iter().map(|k| k.name()).collect();
+            fail(
+                f,
+                format!(
+                    "defect must be one of {} or none, got {defect:?}",
+                    names.join(", ")
+                ),
+            )
+        })?),
+    };
+    let size = int(f, "size", size, 1e6)?;
+    let s = textures::sample(fam, kind, size, seed(f, seed_)?).map_err(|e| fail(f, e))?;
+    let mask: Vec<u8> = s.mask.iter().map(|&m| u8::from(m > 0.5)).collect();
+    let obj = Object::new();
+    set(&obj, "image", &Float32Array::from(&s.image[..]));
+    set(&obj, "mask", &Uint8Array::from(&mask[..]));
+    set(&obj, "family", &JsValue::from_str(fam.name()));
+    let d = kind
+        .map(|d| JsValue::from_str(d.name()))
+        .unwrap_or(JsValue::NULL);
+    set(&obj, "defect", &d);
+    set(&obj, "size", &JsValue::from_f64(size as f64));
+    Ok(obj)
+}
+
+/// A smooth periodic field on `n` points following the points `xy` (interleaved `x, u`).
+#[wasm_bindgen(js_name = tasksKnoInitialCondition)]
+pub fn kno_initial_condition(
+    xy: &[f64],
+    n: f64,
+    modes: f64,
+    zero_mean: bool,
+) -> Result<Vec<f32>, JsError> {
+    let f = "kno.initialCondition";
+    if !xy.len().is_multiple_of(2) {
+        return Err(fail(f, "points must be (x, u) pairs"));
+    }
+    let points: Vec<(f64, f64)> = xy.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let n = int(f, "n", n, kno::MAX_N as f64)?;
+    let modes = int(f, "modes", modes, kno::MAX_MODES as f64)?;
+    kno::initial_condition(&points, n, modes, zero_mean).map_err(|e| fail(f, e))
+}
+
+/// The random smooth initial condition of `seed` on `n` points (the training data's kind).
+#[wasm_bindgen(js_name = tasksKnoRandomInitialCondition)]
+pub fn kno_random_initial_condition(n: f64, seed_: f64) -> Result<Vec<f32>, JsError> {
+    let f = "kno.randomInitialCondition";
+    let n = int(f, "n", n, kno::MAX_N as f64)?;
+    burgers::random_initial_condition(n, seed(f, seed_)?).map_err(|e| fail(f, e))
+}
+
+/// The reference trajectory, `steps + 1` states of `u0.len()` values one after the other.
+#[wasm_bindgen(js_name = tasksKnoSolve)]
+pub fn kno_solve(u0: &[f32], nu: f64, dt: f64, steps: f64) -> Result<Vec<f32>, JsError> {
+    let f = "kno.solve";
+    let steps = int(f, "steps", steps, kno::MAX_STEPS as f64)?;
+    let traj = kno::solve(u0, nu, dt, steps).map_err(|e| fail(f, e))?;
+    Ok(traj.concat())
+}
+
+/// `‖a − b‖₂ / ‖b‖₂`.
+#[wasm_bindgen(js_name = tasksKnoRelativeL2)]
+pub fn kno_relative_l2(a: &[f32], b: &[f32]) -> Result<f64, JsError> {
+    kno::relative_l2(a, b).map_err(|e| fail("kno.relativeL2", e))
+}
+
+/// A root key from hex (`0x` prefix optional, 1–16 digits).
+fn root_key(func: &str, hex: &str) -> Result<u64, JsError> {
+    let t = hex.trim();
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(fail(
+            func,
+            format!("rootKey must be 1 to 16 hex digits (optionally 0x…), got {hex:?}"),
+        ));
+    }
+    u64::from_str_radix(digits, 16).map_err(|e| fail(func, e))
+}
+
+/// The key words of each layer (`taps[l]` weights per output) for `task` under `root` (hex).
+#[wasm_bindgen(js_name = tasksRbnnKeys)]
+pub fn rbnn_keys(task: &str, root: &str, taps: &[f64]) -> Result<Array, JsError> {
+    let f = "rbnn.keys";
+    if task.is_empty() || task.len() > 256 {
+        return Err(fail(
+            f,
+            format!("task must be a name of 1 to 256 bytes, got {task:?}"),
+        ));
+    }
+    let root = root_key(f, root)?;
+    let taps = taps
+        .iter()
+        .enumerate()
+        .map(
+            |(l, &t)| match int(f, &format!("taps[{l}]"), t, MAX_TAPS as f64)? {
+                0 => Err(fail(f, format!("taps[{l}] must be at least 1"))),
+                t => Ok(t),
+            },
+        )
+        .collect::<Result<Vec<_>, _>>()?;
+    if taps.iter().fold(0usize, |a, &t| a.saturating_add(t)) > MAX_TAPS {
+        return Err(fail(f, format!("taps: more than {MAX_TAPS} in all")));
+    }
+    Ok(rbnn::keys(task, root, &taps)
+        .iter()
+        .map(|k| JsValue::from(Uint32Array::from(&k[..])))
+        .collect())
+}
+
+/// The glyph tasks' names.
+#[wasm_bindgen(js_name = tasksRbnnTasks)]
+pub fn rbnn_tasks() -> Array {
+    Task::ALL
+        .iter()
+        .map(|t| JsValue::from_str(t.name()))
+        .collect()
+}
+
+/// The ten class names of a glyph task, in label order.
+#[wasm_bindgen(js_name = tasksRbnnClassNames)]
+pub fn rbnn_class_names(task: &str) -> Result<Array, JsError> {
+    let t = glyph_task("rbnn.classNames", task)?;
+    Ok(t.class_names()
+        .iter()
+        .map(|c| JsValue::from_str(c))
+        .collect())
+}
+
+/// One 16×16 glyph (gray in `[0, 1]`, bright on dark) of class `class` of `task`.
+#[wasm_bindgen(js_name = tasksRbnnRenderGlyph)]
+pub fn rbnn_render_glyph(task: &str, class: f64, seed_: f64) -> Result<Vec<f32>, JsError> {
+    let f = "rbnn.renderGlyph";
+    let t = glyph_task(f, task)?;
+    let class = int(f, "class", class, 1e9)?;
+    glyphs::render(t, class, seed(f, seed_)?).map_err(|e| fail(f, e))
+}
+
+/// `{ images, labels, n }`: `n` labelled glyphs of `task` (balanced, shuffled) from `seed`.
+#[wasm_bindgen(js_name = tasksRbnnSamples)]
+pub fn rbnn_samples(task: &str, n: f64, seed_: f64) -> Result<Object, JsError> {
+    let f = "rbnn.samples";
+    let t = glyph_task(f, task)?;
+    let n = int(f, "n", n, MAX_SAMPLES as f64)?;
+    let s = glyphs::split(t, n, seed(f, seed_)?).map_err(|e| fail(f, e))?;
+    let obj = Object::new();
+    set(&obj, "images", &Float32Array::from(&s.images[..]));
+    set(&obj, "labels", &Uint8Array::from(&s.labels[..]));
+    set(&obj, "n", &JsValue::from_f64(s.n as f64));
+    Ok(obj)
+}
+
+/// The index of the largest logit of each row of `classes` logits (the first on ties).
+#[wasm_bindgen(js_name = tasksRbnnPredict)]
+pub fn rbnn_predict(logits: &[f32], classes: f64) -> Result<Vec<u32>, JsError> {
+    let f = "rbnn.predict";
+    let c = int(f, "classes", classes, 1e6)?;
+    if c == 0 || logits.is_empty() || !logits.len().is_multiple_of(c) {
+        return Err(fail(
+            f,
+            format!(
+                "logits must hold a positive multiple of classes = {c} values, got {}",
+                logits.len()
+            ),
+        ));
+    }
+    if let Some(i) = logits.iter().position(|v| v.is_nan()) {
+        return Err(fail(f, format!("logit {i} is NaN")));
+    }
+    Ok(logits
+        .chunks_exact(c)
+        .map(|row| {
+            let mut best = 0;
+            for (k, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = k;
+                }
+            }
+            best as u32
+        })
+        .collect())
+}

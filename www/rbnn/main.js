@@ -1,0 +1,216 @@
+// The RBNN demo: one binary network serves four glyph tasks, selected by keys that edgewise's
+// task helper derives from the task's name and the device's root key. A grid of generated
+// glyphs shows the predictions; a wrong root key shows the accuracy collapse.
+// `?manifest=<url>` reads the model from another manifest (a model built elsewhere).
+import { InferenceSession, Tensor, env, init, tasks } from 'edgewise';
+
+const MANIFEST = new URL(new URLSearchParams(location.search).get('manifest') ?? '/onnx/manifest.json', location.href);
+const PROVIDERS = {
+  webgpu: { label: 'WebGPU', executionProviders: ['webgpu', 'wasm'] },
+  wasm: { label: 'CPU (wasm)', executionProviders: ['wasm'] },
+};
+const COUNT = 50;
+const SIDE = 16;
+const $ = (id) => document.getElementById(id);
+
+let model; // { url, tasks, rootKey, layers, classes }
+
+async function readManifest() {
+  let response;
+  try {
+    response = await fetch(MANIFEST);
+  } catch (e) {
+    throw new Error(`could not fetch ${MANIFEST}: ${e.message}`);
+  }
+  if (!response.ok) throw new Error(`could not fetch ${MANIFEST}: HTTP ${response.status}`);
+  const entry = (await response.json()).models?.rbnn;
+  if (!entry) throw new Error(`${MANIFEST.pathname} has no 'rbnn' model yet: train it with \`cargo xtask train rbnn\``);
+  const h = entry.helper ?? {};
+  if (!Array.isArray(h.tasks) || typeof h.root_key !== 'string' || !Array.isArray(h.layers)) {
+    throw new Error(`the manifest's rbnn entry needs helper.tasks, helper.root_key and helper.layers`);
+  }
+  return { url: new URL(entry.file, MANIFEST).href, tasks: h.tasks, rootKey: h.root_key, layers: h.layers, classes: h.classes ?? {} };
+}
+
+const classNames = (task) => model.classes[task] ?? tasks.rbnn.classNames(task);
+const sameKey = (a, b) => {
+  try {
+    return BigInt(`0x${a.trim().replace(/^0x/i, '')}`) === BigInt(`0x${b.trim().replace(/^0x/i, '')}`);
+  } catch {
+    return false;
+  }
+};
+
+const sessions = new Map();
+
+async function sessionFor(provider) {
+  if (!sessions.has(provider)) {
+    setStatus('loading', `Creating a ${PROVIDERS[provider].label} session…`);
+    try {
+      sessions.set(provider, await InferenceSession.create(model.url, { executionProviders: PROVIDERS[provider].executionProviders }));
+    } catch (e) {
+      throw new Error(`could not load ${model.url}: ${e?.message ?? e}`);
+    }
+  }
+  return sessions.get(provider);
+}
+
+/** Runs `task`'s glyphs of `seed` under `rootKey`: labels, predictions, logits and timings. */
+async function classify(session, task, rootKey, seed) {
+  const { images, labels } = tasks.rbnn.samples(task, COUNT, seed);
+  const t0 = performance.now();
+  const keys = tasks.rbnn.keyFeeds(task, rootKey, model.layers);
+  const keysMs = performance.now() - t0;
+  const t1 = performance.now();
+  const outputs = await session.run({ image: new Tensor('float32', images, [COUNT, 1, SIDE, SIDE]), ...keys });
+  const runMs = performance.now() - t1;
+  const logits = outputs[session.outputNames[0]];
+  const predictions = tasks.rbnn.predict(logits, 10);
+  const right = predictions.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0);
+  return { images, labels, predictions, logits: logits.data, right, keys, keysMs, runMs };
+}
+
+function showGlyphs(task, r) {
+  const names = classNames(task);
+  $('glyphs').replaceChildren(
+    ...Array.from(r.labels, (label, i) => {
+      const li = document.createElement('li');
+      const ok = r.predictions[i] === label;
+      li.className = `glyph ${ok ? 'right' : 'wrong'}`;
+      li.title = `true: ${names[label]} · predicted: ${names[r.predictions[i]]}`;
+      const canvas = document.createElement('canvas');
+      canvas.width = canvas.height = SIDE;
+      const ctx = canvas.getContext('2d', { willReadFrequently: true });
+      const image = ctx.createImageData(SIDE, SIDE);
+      for (let p = 0; p < SIDE * SIDE; p++) {
+        const v = Math.round(Math.min(1, Math.max(0, r.images[i * SIDE * SIDE + p])) * 255);
+        image.data.set([v, v, v, 255], 4 * p);
+      }
+      ctx.putImageData(image, 0, 0);
+      const caption = document.createElement('span');
+      caption.textContent = names[r.predictions[i]];
+      li.append(canvas, caption);
+      return li;
+    }),
+  );
+}
+
+function rows(id, cells) {
+  $(id).tBodies[0].replaceChildren(
+    ...cells.map(({ values, className, mono = [] }) => {
+      const tr = document.createElement('tr');
+      if (className) tr.className = className;
+      values.forEach((v, k) => {
+        const td = document.createElement('td');
+        td.textContent = String(v);
+        if (mono.includes(k)) td.className = 'mono';
+        tr.append(td);
+      });
+      return tr;
+    }),
+  );
+}
+
+const percent = (right) => `${right} / ${COUNT} (${((100 * right) / COUNT).toFixed(0)} %)`;
+
+async function runModel() {
+  const provider = document.querySelector('input[name="provider"]:checked').value;
+  const session = await sessionFor(provider);
+  const task = $('task').value;
+  const rootKey = $('root-key').value;
+  const seed = Number($('seed').value);
+  setStatus('running', 'Running…');
+  const r = await classify(session, task, rootKey, seed);
+  const byTask = {};
+  for (const t of model.tasks) byTask[t] = t === task ? r.right : (await classify(session, t, rootKey, seed)).right;
+
+  showGlyphs(task, r);
+  const device = sameKey(rootKey, model.rootKey);
+  $('root-key').classList.toggle('wrong', !device);
+  $('accuracy').textContent = percent(r.right);
+  $('count').textContent = String(COUNT);
+  $('key-state').textContent = device ? "the device's (from the manifest)" : "not the device's: the keys are wrong";
+  $('run-ms').textContent = `${r.runMs.toFixed(2)} ms for a batch of ${COUNT}`;
+  $('keys-ms').textContent = `${r.keysMs.toFixed(2)} ms`;
+  $('provider-used').textContent = `${PROVIDERS[provider].label}${session.adapter ? ` · ${session.adapter}` : ''}`;
+  $('runtime').textContent = `edgewise ${env.versions.edgewise} · ${(env.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB wasm memory`;
+  rows('by-task', model.tasks.map((t) => ({ values: [t, percent(byTask[t])], className: t === task ? 'current' : '' })));
+  rows(
+    'keys',
+    model.layers.map((l) => {
+      const words = r.keys[l.input].data;
+      return { values: [l.input, l.taps, words.length, `0x${words[0].toString(16).padStart(8, '0')}`], mono: [3] };
+    }),
+  );
+  $('error').hidden = true;
+  const runs = Number(document.body.dataset.runs) + 1;
+  document.body.dataset.runs = String(runs);
+  $('result').textContent = JSON.stringify({
+    runs,
+    task,
+    rootKey,
+    deviceKey: device,
+    seed,
+    provider,
+    right: r.right,
+    byTask,
+    labels: Array.from(r.labels),
+    predictions: Array.from(r.predictions),
+    logits: Array.from(r.logits),
+    runMs: r.runMs,
+  });
+  setStatus('done', `Done: ${task}, ${percent(r.right)} right.`);
+}
+
+function setStatus(s, text) {
+  document.body.dataset.state = s;
+  $('status').textContent = text;
+}
+
+function showError(error) {
+  const box = $('error');
+  box.textContent = `Error: ${error?.message ?? error}`;
+  box.hidden = false;
+  setStatus('error', 'Failed — see the message above.');
+}
+
+let busy = Promise.resolve();
+
+function job(prepare = () => {}) {
+  busy = busy.then(async () => {
+    try {
+      await prepare();
+      await runModel();
+    } catch (e) {
+      showError(e);
+    }
+  });
+  return busy;
+}
+
+/** A random 64-bit root key as 16 hex digits. */
+function randomKey() {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return `0x${[...words].map((w) => w.toString(16).padStart(8, '0')).join('')}`;
+}
+
+async function start() {
+  try {
+    [model] = await Promise.all([readManifest(), init()]);
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  for (const t of model.tasks) $('task').append(new Option(t, t));
+  $('root-key').value = model.rootKey;
+  $('task').addEventListener('change', () => job());
+  $('root-key').addEventListener('change', () => job());
+  $('device-key').addEventListener('click', () => job(() => ($('root-key').value = model.rootKey)));
+  $('wrong-key').addEventListener('click', () => job(() => ($('root-key').value = randomKey())));
+  $('seed').addEventListener('change', () => job());
+  $('new').addEventListener('click', () => job(() => ($('seed').value = String(Number($('seed').value) + 1))));
+  for (const radio of document.querySelectorAll('input[name="provider"]')) radio.addEventListener('change', () => job());
+  await job();
+}
+
+start();
