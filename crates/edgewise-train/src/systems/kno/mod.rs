@@ -14,6 +14,7 @@
 //!
 //! Export: input `u` `[batch, 1, n]`, output `u_next` `[batch, 1, n]`, with `n` symbolic.
 
+mod figures;
 mod fit;
 mod model;
 mod reproduce;
