@@ -24,9 +24,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use edgewise_core::DType;
 use edgewise_onnx::Attr;
-use edgewise_onnx::pb::TensorProto;
 
 use crate::emit::{EmitError, EmitResult, Emitter, values};
 
@@ -75,36 +73,6 @@ pub fn pack_signs(latent: &[f32], rows: usize, taps: usize) -> EmitResult<Vec<u3
         }
     }
     Ok(out)
-}
-
-/// Adds packed sign bits as a uint32 `Constant` node named after `scope.leaf`, its data in
-/// `raw_data` (little-endian). tract reads a uint32 tensor from `raw_data` (or `int32_data`)
-/// only, while [`Emitter::weight_u32`] writes `uint64_data`, which tract does not read.
-pub fn packed_constant(
-    e: &mut Emitter,
-    scope: &str,
-    leaf: &str,
-    dims: &[usize],
-    data: &[u32],
-) -> EmitResult<String> {
-    if dims.iter().product::<usize>() != data.len() {
-        return Err(EmitError(format!(
-            "'{scope}.{leaf}': {} words for dims {dims:?}",
-            data.len()
-        )));
-    }
-    let value = TensorProto {
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: DType::U32.onnx_code(),
-        raw_data: data.iter().flat_map(|w| w.to_le_bytes()).collect(),
-        ..Default::default()
-    };
-    Ok(e.op(
-        "Constant",
-        &[],
-        &format!("{scope}.{leaf}"),
-        vec![("value", Attr::Tensor(Box::new(value)))],
-    ))
 }
 
 /// Consecutive samples of a batch that share one task's masks: `masks[l]` holds the `±1` sign
@@ -295,7 +263,13 @@ impl BinaryConv2d {
         let [m, _, k] = self.shape();
         let words = self.taps().div_ceil(32);
         let (scale, bias) = self.folded();
-        let w = packed_constant(e, scope, "weight", &[m, words], &self.packed()?)?;
+        let w = e.weight_u32(
+            scope,
+            "weight",
+            &[m, words],
+            &self.packed()?,
+            m * self.taps(),
+        )?;
         let s = e.weight(scope, "scale", &scale)?;
         let b = e.weight(scope, "bias", &bias)?;
         let mut inputs = vec![x, w.as_str(), s.as_str(), b.as_str()];
@@ -385,7 +359,13 @@ impl BinaryLinear {
         key: Option<&str>,
     ) -> EmitResult<String> {
         let [n, k] = self.shape();
-        let w = packed_constant(e, scope, "weight", &[n, k.div_ceil(32)], &self.packed()?)?;
+        let w = e.weight_u32(
+            scope,
+            "weight",
+            &[n, k.div_ceil(32)],
+            &self.packed()?,
+            n * k,
+        )?;
         let s = e.weight(scope, "scale", &self.alpha())?;
         let b = e.weight(scope, "bias", &self.bias.val())?;
         let mut inputs = vec![x, w.as_str(), s.as_str(), b.as_str()];

@@ -150,22 +150,31 @@ impl Emitter {
         Ok(self.graph.initializer(tensor_f32(&name, dims, data)))
     }
 
-    /// Adds a uint32 parameter (packed sign bits).
+    /// Adds packed sign bits as a uint32 initializer named `scope.leaf`, stored little-endian in
+    /// `raw_data` (the form every ONNX reader takes for uint32). `values` is the number of trained
+    /// weights the words pack, which is what the parameter count records.
     pub fn weight_u32(
         &mut self,
         scope: &str,
         leaf: &str,
         dims: &[usize],
         data: &[u32],
+        values: usize,
     ) -> EmitResult<String> {
         check_len(scope, leaf, dims, data.len())?;
-        self.parameters += data.len();
+        if values > data.len() * 32 {
+            return Err(EmitError(format!(
+                "'{scope}.{leaf}': {values} values do not fit in {} words",
+                data.len()
+            )));
+        }
+        self.parameters += values;
         let name = self.fresh(&join(scope, leaf));
         Ok(self.graph.initializer(TensorProto {
             name: name.clone(),
             dims: dims.iter().map(|&d| d as i64).collect(),
             data_type: DType::U32.onnx_code(),
-            uint64_data: data.iter().map(|&v| v as u64).collect(),
+            raw_data: data.iter().flat_map(|w| w.to_le_bytes()).collect(),
             ..Default::default()
         }))
     }
