@@ -353,7 +353,10 @@ async function assertRollout(page, r, u0) {
   if (models.kno.standin) {
     r.prediction.forEach((row, k) => row.forEach((v, j) => assert.ok(Math.abs(v - KNO_DECAY ** k * u0[j]) < 1e-5, `stand-in step ${k}`)));
   } else {
-    assert.ok(r.l2[1] < 0.2, `one model step is off by ${r.l2[1]}`);
+    // The trained model: about 1 % off after one step and 2–3 % after 50 on its test set
+    // (results/kno.md); the bounds leave room for a drawn u0 and n = 256.
+    assert.ok(r.l2[1] < 0.05, `one model step is off by ${r.l2[1]}`);
+    assert.ok(r.l2[r.steps] < 0.15, `${r.steps} model steps are off by ${r.l2[r.steps]}`);
   }
   const l2 = r.prediction.map((p, k) => (k === 0 ? 0 : relL2(p, r.reference[k])));
   l2.forEach((v, k) => assert.ok(Math.abs(v - r.l2[k]) < 1e-6, `relative L2 at step ${k}`));
@@ -449,16 +452,19 @@ test('rbnn demo: task keys select the task, a wrong root key collapses accuracy'
   await withPage(async (page, base) => {
     await openDemo(page, base, 'rbnn', /One binary network/);
     const { helper } = models.rbnn.entry;
+    // The trained model gets 94–97 % of each task's test set (its manifest entry), so at least
+    // 40 of 50 under the device key; the stand-in, a nearest-class-mean classifier, fewer.
+    const floor = models.rbnn.standin ? 25 : 40;
     let r = await waitForRun(page, 1);
     assert.deepEqual([r.task, r.rootKey, r.seed, r.deviceKey], [helper.tasks[0], helper.root_key, 1, true]);
     await assertGlyphs(page, r);
-    for (const t of helper.tasks) assert.ok(r.byTask[t] >= 25, `${t} under the device key: ${r.byTask[t]} / 50`);
+    for (const t of helper.tasks) assert.ok(r.byTask[t] >= floor, `${t} under the device key: ${r.byTask[t]} / 50`);
     assert.match(await page.textContent('#key-state'), /the device's/);
 
     await page.selectOption('#task', 'shapes');
     r = await waitForRun(page, 2);
     assert.equal(r.task, 'shapes');
-    assert.ok((await assertGlyphs(page, r)) >= 25);
+    assert.ok((await assertGlyphs(page, r)) >= floor);
 
     // A wrong root key: every task's keys are wrong, every accuracy collapses.
     await page.fill('#root-key', '0x0123456789abcdef');
@@ -473,7 +479,7 @@ test('rbnn demo: task keys select the task, a wrong root key collapses accuracy'
     await page.click('#device-key');
     r = await waitForRun(page, 4);
     assert.equal(r.rootKey, helper.root_key);
-    assert.ok((await assertGlyphs(page, r)) >= 25);
+    assert.ok((await assertGlyphs(page, r)) >= floor);
     await screenshot(page, 'rbnn');
   });
 });

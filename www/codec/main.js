@@ -1,16 +1,24 @@
 // The DCT codec demo: draws or uploads a 32×32 grayscale image, runs onnx/dct_codec.onnx on
 // it with edgewise (WebGPU stages, or everything on the CPU) and shows the reconstruction,
 // its SSIM score, the timings and where each stage of the plan ran.
-import { InferenceSession, Tensor, env } from 'edgewise';
+import { Tensor } from 'edgewise';
+import {
+  $,
+  context,
+  PROVIDERS,
+  drawCentreSquare,
+  finishRun,
+  queue,
+  readGrayscale as readGrayscaleOf,
+  readImage,
+  runtimeText,
+  selectedProvider,
+  sessions,
+  setStatus,
+} from '../common.js';
 
 const SIZE = 32;
 const MODEL = '/onnx/dct_codec.onnx';
-const PROVIDERS = {
-  webgpu: { label: 'WebGPU', executionProviders: ['webgpu', 'wasm'] },
-  wasm: { label: 'CPU (wasm)', executionProviders: ['wasm'] },
-};
-const $ = (id) => document.getElementById(id);
-const context = (id) => $(id).getContext('2d', { willReadFrequently: true });
 const inputCtx = context('input');
 
 /** A deterministic pseudo-random sequence in [0, 1). */
@@ -84,37 +92,14 @@ function drawPattern(name) {
 
 /** Draws an uploaded image onto the input canvas: centre-cropped to a square, scaled to 32×32. */
 async function drawUpload(file) {
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file);
-  } catch (e) {
-    throw new Error(`could not read '${file.name}' as an image (${e.message || e.name})`);
-  }
-  const side = Math.min(bitmap.width, bitmap.height);
-  const sx = (bitmap.width - side) / 2;
-  const sy = (bitmap.height - side) / 2;
+  const bitmap = await readImage(file);
   clearInput();
-  inputCtx.imageSmoothingQuality = 'high';
-  inputCtx.drawImage(bitmap, sx, sy, side, side, 0, 0, SIZE, SIZE);
-  bitmap.close();
+  drawCentreSquare(inputCtx, bitmap, SIZE);
   $('input-name').textContent = file.name;
 }
 
 /** The input canvas as the model's input in [0,1]; the canvas is redrawn as that grayscale. */
-function readGrayscale() {
-  const pixels = inputCtx.getImageData(0, 0, SIZE, SIZE);
-  const p = pixels.data;
-  const gray = new Float32Array(SIZE * SIZE);
-  for (let i = 0; i < gray.length; i++) {
-    const v = (0.2126 * p[4 * i] + 0.7152 * p[4 * i + 1] + 0.0722 * p[4 * i + 2]) / 255;
-    const byte = Math.round(v * 255);
-    gray[i] = byte / 255;
-    p[4 * i] = p[4 * i + 1] = p[4 * i + 2] = byte;
-    p[4 * i + 3] = 255;
-  }
-  inputCtx.putImageData(pixels, 0, 0);
-  return gray;
-}
+const readGrayscale = () => readGrayscaleOf(inputCtx, SIZE);
 
 /** The model's first step, for display: a 3×3 box blur with zero padding. */
 function boxBlur(img) {
@@ -176,44 +161,16 @@ function showStages(stages) {
   );
 }
 
-function setStatus(state, text) {
-  document.body.dataset.state = state;
-  $('status').textContent = text;
-}
-
-function showError(error) {
-  const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
-  box.hidden = false;
-  setStatus('error', 'Failed — see the message above.');
-}
-
-/** One session per provider, created on first use. */
-const sessions = new Map();
-
-async function sessionFor(provider) {
-  if (!sessions.has(provider)) {
-    setStatus('loading', `Creating a ${PROVIDERS[provider].label} session…`);
-    const t0 = performance.now();
-    let session;
-    try {
-      session = await InferenceSession.create(MODEL, { executionProviders: PROVIDERS[provider].executionProviders });
-    } catch (e) {
-      throw new Error(`could not load ${MODEL}: ${e?.message ?? e}`);
-    }
-    // The first session also waits for the wasm module to load.
-    const withWasm = sessions.size === 0;
-    sessions.set(provider, { session, createMs: performance.now() - t0, withWasm, runs: 0, bestMs: Infinity });
-  }
-  return sessions.get(provider);
-}
-
-const selectedProvider = () => document.querySelector('input[name="provider"]:checked').value;
+const sessionFor = sessions(MODEL);
+/** Per provider: whether its session also waited for wasm to load, its runs and fastest run. */
+const timings = new Map();
 
 async function runModel() {
   const provider = selectedProvider();
-  const entry = await sessionFor(provider);
-  const { session } = entry;
+  const { session, createMs } = await sessionFor(provider);
+  // The first session also waits for the wasm module to load.
+  if (!timings.has(provider)) timings.set(provider, { withWasm: timings.size === 0, runs: 0, bestMs: Infinity });
+  const entry = timings.get(provider);
   const gray = readGrayscale();
   setStatus('running', 'Running…');
   const start = performance.now();
@@ -228,15 +185,12 @@ async function runModel() {
   $('score').textContent = score.data[0].toFixed(4);
   $('provider-used').textContent = `${PROVIDERS[provider].label} · executionProviders: [${PROVIDERS[provider].executionProviders.map((p) => `'${p}'`).join(', ')}]`;
   $('adapter').textContent = session.adapter ?? 'none (CPU only)';
-  $('load-ms').textContent = `${entry.createMs.toFixed(1)} ms (${entry.withWasm ? 'wasm + model' : 'model'})`;
+  $('load-ms').textContent = `${createMs.toFixed(1)} ms (${entry.withWasm ? 'wasm + model' : 'model'})`;
   const first = entry.runs === 1 && provider === 'webgpu' ? ', first run builds the GPU pipelines' : '';
   $('run-ms').textContent = `${ms.toFixed(2)} ms (fastest ${entry.bestMs.toFixed(2)} ms over ${entry.runs} run${entry.runs === 1 ? '' : 's'}${first})`;
-  $('runtime').textContent = `edgewise ${env.versions.edgewise} · ${(env.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB wasm memory`;
+  $('runtime').textContent = runtimeText();
   showStages(stages);
-  $('error').hidden = true;
-
-  const runs = Number(document.body.dataset.runs) + 1;
-  document.body.dataset.runs = String(runs);
+  const runs = finishRun();
   $('result').textContent = JSON.stringify({
     runs,
     provider,
@@ -253,20 +207,14 @@ async function runModel() {
   setStatus('done', `Done: SSIM ${score.data[0].toFixed(4)} in ${ms.toFixed(2)} ms, ${where}.`);
 }
 
-let busy = Promise.resolve();
+const enqueue = queue();
 
 /** Runs `prepare` then the model, one job at a time; failures are shown on the page. */
-function job(prepare) {
-  busy = busy.then(async () => {
-    try {
-      await prepare();
-      await runModel();
-    } catch (e) {
-      showError(e);
-    }
+const job = (prepare) =>
+  enqueue(async () => {
+    await prepare();
+    await runModel();
   });
-  return busy;
-}
 
 function start() {
   $('pattern').addEventListener('change', () => {

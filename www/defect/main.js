@@ -1,37 +1,21 @@
 // The defect detection demo: a generated texture (with a synthesized defect and its true mask)
 // or an uploaded image goes through onnx/defect.onnx; edgewise's task helper turns the model's
 // SSIM map into the anomaly heatmap, the mask, the boxes and the image's verdict.
-// `?manifest=<url>` reads the model from another manifest (a model built elsewhere).
-import { InferenceSession, Tensor, env, init, tasks } from 'edgewise';
+import { Tensor, init, tasks } from 'edgewise';
+import { $, context, finishRun, manifestEntry, providerText, queue, readImage, runtimeText, selectedProvider, sessions, setStatus, showError } from '../common.js';
 
 const SIZE = tasks.defect.SIZE;
 const SCALE = 4; // overlay pixels per model pixel
-const MANIFEST = new URL(new URLSearchParams(location.search).get('manifest') ?? '/onnx/manifest.json', location.href);
-const PROVIDERS = {
-  webgpu: { label: 'WebGPU', executionProviders: ['webgpu', 'wasm'] },
-  wasm: { label: 'CPU (wasm)', executionProviders: ['wasm'] },
-};
 const COLORS = { both: [255, 255, 255], extra: [255, 90, 90], missed: [77, 141, 255], mask: [57, 208, 255], box: '#ff3d7f' };
-const $ = (id) => document.getElementById(id);
-const context = (id) => $(id).getContext('2d', { willReadFrequently: true });
 
 /** What is shown: the input and, once run, the model's outputs. */
 const state = { name: '', gray: null, truth: null, ssim: null, recon: null, runMs: 0, provider: null };
 let model; // { url, threshold, window }
 
 async function readManifest() {
-  let response;
-  try {
-    response = await fetch(MANIFEST);
-  } catch (e) {
-    throw new Error(`could not fetch ${MANIFEST}: ${e.message}`);
-  }
-  if (!response.ok) throw new Error(`could not fetch ${MANIFEST}: HTTP ${response.status}`);
-  const entry = (await response.json()).models?.defect;
-  if (!entry) throw new Error(`${MANIFEST.pathname} has no 'defect' model yet: train it with \`cargo xtask train defect\``);
-  const threshold = entry.helper?.threshold;
-  if (typeof threshold !== 'number') throw new Error(`the manifest's defect entry has no helper.threshold`);
-  return { url: new URL(entry.file, MANIFEST).href, threshold, window: entry.helper.window ?? tasks.defect.WINDOW };
+  const { url, helper } = await manifestEntry('defect');
+  if (typeof helper.threshold !== 'number') throw new Error(`the manifest's defect entry has no helper.threshold`);
+  return { url, threshold: helper.threshold, window: helper.window ?? tasks.defect.WINDOW };
 }
 
 function putPixels(id, rgb) {
@@ -179,24 +163,7 @@ function analyze() {
   return found;
 }
 
-const sessions = new Map();
-
-async function sessionFor(provider) {
-  if (!sessions.has(provider)) {
-    setStatus('loading', `Creating a ${PROVIDERS[provider].label} session…`);
-    const t0 = performance.now();
-    let session;
-    try {
-      session = await InferenceSession.create(model.url, { executionProviders: PROVIDERS[provider].executionProviders });
-    } catch (e) {
-      throw new Error(`could not load ${model.url}: ${e?.message ?? e}`);
-    }
-    sessions.set(provider, { session, createMs: performance.now() - t0 });
-  }
-  return sessions.get(provider);
-}
-
-const selectedProvider = () => document.querySelector('input[name="provider"]:checked').value;
+let sessionFor; // set once the manifest is read
 
 async function runModel() {
   const provider = selectedProvider();
@@ -208,13 +175,12 @@ async function runModel() {
   Object.assign(state, { ssim, recon, provider });
   putPixels('recon', (i) => Array(3).fill(byte(recon.data[i])));
   const onGpu = session.stages().filter((s) => s.placement === 'webgpu').length;
-  $('provider-used').textContent = `${PROVIDERS[provider].label}${session.adapter ? ` · ${onGpu} stage${onGpu === 1 ? '' : 's'} on ${session.adapter}` : ''}`;
+  $('provider-used').textContent = providerText(provider, session, `${onGpu} stage${onGpu === 1 ? '' : 's'} on `);
   $('load-ms').textContent = `${createMs.toFixed(1)} ms`;
   $('run-ms').textContent = `${state.runMs.toFixed(2)} ms`;
-  $('runtime').textContent = `edgewise ${env.versions.edgewise} · ${(env.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB wasm memory`;
-  document.body.dataset.runs = String(Number(document.body.dataset.runs) + 1);
+  $('runtime').textContent = runtimeText();
+  finishRun();
   const found = analyze();
-  $('error').hidden = true;
   setStatus('done', `Done in ${state.runMs.toFixed(2)} ms: ${found.flagged ? 'defect found' : 'no defect found'}.`);
 }
 
@@ -232,12 +198,7 @@ function drawSample() {
 }
 
 async function drawUpload(file) {
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file);
-  } catch (e) {
-    throw new Error(`could not read '${file.name}' as an image (${e.message || e.name})`);
-  }
+  const bitmap = await readImage(file);
   // Very large photos are first scaled down by the browser; the helper does the rest.
   const fit = Math.min(1, 2048 / Math.max(bitmap.width, bitmap.height));
   const w = Math.max(1, Math.round(bitmap.width * fit));
@@ -249,35 +210,17 @@ async function drawUpload(file) {
   showInput(file.name, tasks.defect.prepare(ctx.getImageData(0, 0, w, h)), null);
 }
 
-function setStatus(s, text) {
-  document.body.dataset.state = s;
-  $('status').textContent = text;
-}
-
-function showError(error) {
-  const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
-  box.hidden = false;
-  setStatus('error', 'Failed — see the message above.');
-}
-
-let busy = Promise.resolve();
+const enqueue = queue();
 
 /** Runs `prepare` then (unless `analyzeOnly`) the model, one job at a time. */
-function job(prepare, analyzeOnly = false) {
-  busy = busy.then(async () => {
-    try {
-      await prepare();
-      if (analyzeOnly) {
-        analyze();
-        setStatus('done', 'Done: analysed again with the new settings.');
-      } else await runModel();
-    } catch (e) {
-      showError(e);
-    }
+const job = (prepare, analyzeOnly = false) =>
+  enqueue(async () => {
+    await prepare();
+    if (analyzeOnly) {
+      analyze();
+      setStatus('done', 'Done: analysed again with the new settings.');
+    } else await runModel();
   });
-  return busy;
-}
 
 function fillSelect(id, names, selected) {
   for (const name of names) $(id).append(new Option(name, name, false, name === selected));
@@ -290,6 +233,7 @@ async function start() {
     showError(e);
     return;
   }
+  sessionFor = sessions(model.url);
   const kinds = tasks.defect.kinds();
   fillSelect('family', kinds.families, 'weave');
   fillSelect('defect', kinds.defects, 'scratch');

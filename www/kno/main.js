@@ -1,19 +1,12 @@
 // The Burgers' equation demo: an initial condition (random, or drawn by the user) is rolled out
 // by onnx/kno.onnx one step at a time and by the reference solver; both are shown side by side,
 // with the relative L2 error per step and the timings. edgewise's task helpers make the
-// initial conditions, solve, and measure the error. `?manifest=<url>` reads the model from
-// another manifest (a model built elsewhere).
-import { InferenceSession, Tensor, env, init, tasks } from 'edgewise';
+// initial conditions, solve, and measure the error.
+import { Tensor, init, tasks } from 'edgewise';
+import { $, context, finishRun, manifestEntry, providerText, queue, runtimeText, selectedProvider, sessions, setStatus, showError } from '../common.js';
 
-const MANIFEST = new URL(new URLSearchParams(location.search).get('manifest') ?? '/onnx/manifest.json', location.href);
-const PROVIDERS = {
-  webgpu: { label: 'WebGPU', executionProviders: ['webgpu', 'wasm'] },
-  wasm: { label: 'CPU (wasm)', executionProviders: ['wasm'] },
-};
 const U_MAX = 1.5; // the plots' vertical range is [-U_MAX, U_MAX]
 const FRAME_MS = 70;
-const $ = (id) => document.getElementById(id);
-const context = (id) => $(id).getContext('2d', { willReadFrequently: true });
 
 let model; // { url, dt, nu, steps, trainN }
 /** Where u0 comes from: { kind: 'random', seed } or { kind: 'drawn', points }. */
@@ -24,20 +17,11 @@ let step = 0;
 let timer = null;
 
 async function readManifest() {
-  let response;
-  try {
-    response = await fetch(MANIFEST);
-  } catch (e) {
-    throw new Error(`could not fetch ${MANIFEST}: ${e.message}`);
-  }
-  if (!response.ok) throw new Error(`could not fetch ${MANIFEST}: HTTP ${response.status}`);
-  const entry = (await response.json()).models?.kno;
-  if (!entry) throw new Error(`${MANIFEST.pathname} has no 'kno' model yet: train it with \`cargo xtask train kno\``);
-  const h = entry.helper ?? {};
+  const { url, helper: h } = await manifestEntry('kno');
   for (const k of ['dt', 'nu', 'steps']) {
     if (typeof h[k] !== 'number') throw new Error(`the manifest's kno entry has no helper.${k}`);
   }
-  return { url: new URL(entry.file, MANIFEST).href, dt: h.dt, nu: h.nu, steps: h.steps, trainN: h.train_n };
+  return { url, dt: h.dt, nu: h.nu, steps: h.steps, trainN: h.train_n };
 }
 
 const selected = (name) => document.querySelector(`input[name="${name}"]:checked`).value;
@@ -158,19 +142,7 @@ function drawL2() {
 
 // ------------------------------------------------------------------------------ running
 
-const sessions = new Map();
-
-async function sessionFor(provider) {
-  if (!sessions.has(provider)) {
-    setStatus('loading', `Creating a ${PROVIDERS[provider].label} session…`);
-    try {
-      sessions.set(provider, await InferenceSession.create(model.url, { executionProviders: PROVIDERS[provider].executionProviders }));
-    } catch (e) {
-      throw new Error(`could not load ${model.url}: ${e?.message ?? e}`);
-    }
-  }
-  return sessions.get(provider);
-}
+let sessionFor; // set once the manifest is read
 
 function initialCondition(n) {
   if (source.kind === 'random') return tasks.kno.randomInitialCondition(n, source.seed);
@@ -180,8 +152,8 @@ function initialCondition(n) {
 async function rollout() {
   stopPlaying();
   const n = Number(selected('n'));
-  const provider = selected('provider');
-  const session = await sessionFor(provider);
+  const provider = selectedProvider();
+  const { session } = await sessionFor(provider);
   const u0 = initialCondition(n);
   const steps = model.steps;
   setStatus('running', `Rolling out ${steps} steps at n = ${n}…`);
@@ -216,14 +188,12 @@ async function rollout() {
   $('model-ms').textContent = `${modelMs.toFixed(1)} ms (${(modelMs / steps).toFixed(2)} ms per step)`;
   $('solver-ms').textContent = `${solverMs.toFixed(1)} ms`;
   $('equation').textContent = `u_t + u u_x = ${model.nu} u_xx, dt = ${model.dt}, n = ${n}${model.trainN ? ` (trained at ${model.trainN})` : ''}`;
-  $('provider-used').textContent = `${PROVIDERS[provider].label}${session.adapter ? ` · ${session.adapter}` : ''}`;
-  $('runtime').textContent = `edgewise ${env.versions.edgewise} · ${(env.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB wasm memory`;
+  $('provider-used').textContent = providerText(provider, session);
+  $('runtime').textContent = runtimeText();
   $('step').max = String(steps);
   $('step').disabled = false;
   $('play').disabled = false;
-  $('error').hidden = true;
-  const runs = Number(document.body.dataset.runs) + 1;
-  document.body.dataset.runs = String(runs);
+  const runs = finishRun();
   $('result').textContent = JSON.stringify({
     runs,
     n,
@@ -266,31 +236,14 @@ function play() {
   }, FRAME_MS);
 }
 
-function setStatus(s, text) {
-  document.body.dataset.state = s;
-  $('status').textContent = text;
-}
+const enqueue = queue();
 
-function showError(error) {
-  const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
-  box.hidden = false;
-  setStatus('error', 'Failed — see the message above.');
-}
-
-let busy = Promise.resolve();
-
-function job(prepare = () => {}) {
-  busy = busy.then(async () => {
-    try {
-      await prepare();
-      await rollout();
-    } catch (e) {
-      showError(e);
-    }
+/** Runs `prepare` then the rollout, one job at a time. */
+const job = (prepare = () => {}) =>
+  enqueue(async () => {
+    await prepare();
+    await rollout();
   });
-  return busy;
-}
 
 function pointOf(event) {
   const r = $('draw').getBoundingClientRect();
@@ -354,6 +307,7 @@ async function start() {
     showError(e);
     return;
   }
+  sessionFor = sessions(model.url);
   source = { kind: 'random', seed: Number($('seed').value) };
   listen();
   await job();

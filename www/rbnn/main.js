@@ -1,35 +1,20 @@
 // The RBNN demo: one binary network serves four glyph tasks, selected by keys that edgewise's
 // task helper derives from the task's name and the device's root key. A grid of generated
 // glyphs shows the predictions; a wrong root key shows the accuracy collapse.
-// `?manifest=<url>` reads the model from another manifest (a model built elsewhere).
-import { InferenceSession, Tensor, env, init, tasks } from 'edgewise';
+import { Tensor, init, tasks } from 'edgewise';
+import { $, finishRun, manifestEntry, providerText, queue, runtimeText, selectedProvider, sessions, setStatus, showError } from '../common.js';
 
-const MANIFEST = new URL(new URLSearchParams(location.search).get('manifest') ?? '/onnx/manifest.json', location.href);
-const PROVIDERS = {
-  webgpu: { label: 'WebGPU', executionProviders: ['webgpu', 'wasm'] },
-  wasm: { label: 'CPU (wasm)', executionProviders: ['wasm'] },
-};
 const COUNT = 50;
 const SIDE = 16;
-const $ = (id) => document.getElementById(id);
 
 let model; // { url, tasks, rootKey, layers, classes }
 
 async function readManifest() {
-  let response;
-  try {
-    response = await fetch(MANIFEST);
-  } catch (e) {
-    throw new Error(`could not fetch ${MANIFEST}: ${e.message}`);
-  }
-  if (!response.ok) throw new Error(`could not fetch ${MANIFEST}: HTTP ${response.status}`);
-  const entry = (await response.json()).models?.rbnn;
-  if (!entry) throw new Error(`${MANIFEST.pathname} has no 'rbnn' model yet: train it with \`cargo xtask train rbnn\``);
-  const h = entry.helper ?? {};
+  const { url, helper: h } = await manifestEntry('rbnn');
   if (!Array.isArray(h.tasks) || typeof h.root_key !== 'string' || !Array.isArray(h.layers)) {
     throw new Error(`the manifest's rbnn entry needs helper.tasks, helper.root_key and helper.layers`);
   }
-  return { url: new URL(entry.file, MANIFEST).href, tasks: h.tasks, rootKey: h.root_key, layers: h.layers, classes: h.classes ?? {} };
+  return { url, tasks: h.tasks, rootKey: h.root_key, layers: h.layers, classes: h.classes ?? {} };
 }
 
 const classNames = (task) => model.classes[task] ?? tasks.rbnn.classNames(task);
@@ -41,19 +26,7 @@ const sameKey = (a, b) => {
   }
 };
 
-const sessions = new Map();
-
-async function sessionFor(provider) {
-  if (!sessions.has(provider)) {
-    setStatus('loading', `Creating a ${PROVIDERS[provider].label} session…`);
-    try {
-      sessions.set(provider, await InferenceSession.create(model.url, { executionProviders: PROVIDERS[provider].executionProviders }));
-    } catch (e) {
-      throw new Error(`could not load ${model.url}: ${e?.message ?? e}`);
-    }
-  }
-  return sessions.get(provider);
-}
+let sessionFor; // set once the manifest is read
 
 /** Runs `task`'s glyphs of `seed` under `rootKey`: labels, predictions, logits and timings. */
 async function classify(session, task, rootKey, seed) {
@@ -114,8 +87,8 @@ function rows(id, cells) {
 const percent = (right) => `${right} / ${COUNT} (${((100 * right) / COUNT).toFixed(0)} %)`;
 
 async function runModel() {
-  const provider = document.querySelector('input[name="provider"]:checked').value;
-  const session = await sessionFor(provider);
+  const provider = selectedProvider();
+  const { session } = await sessionFor(provider);
   const task = $('task').value;
   const rootKey = $('root-key').value;
   const seed = Number($('seed').value);
@@ -132,8 +105,8 @@ async function runModel() {
   $('key-state').textContent = device ? "the device's (from the manifest)" : "not the device's: the keys are wrong";
   $('run-ms').textContent = `${r.runMs.toFixed(2)} ms for a batch of ${COUNT}`;
   $('keys-ms').textContent = `${r.keysMs.toFixed(2)} ms`;
-  $('provider-used').textContent = `${PROVIDERS[provider].label}${session.adapter ? ` · ${session.adapter}` : ''}`;
-  $('runtime').textContent = `edgewise ${env.versions.edgewise} · ${(env.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB wasm memory`;
+  $('provider-used').textContent = providerText(provider, session);
+  $('runtime').textContent = runtimeText();
   rows('by-task', model.tasks.map((t) => ({ values: [t, percent(byTask[t])], className: t === task ? 'current' : '' })));
   rows(
     'keys',
@@ -142,9 +115,7 @@ async function runModel() {
       return { values: [l.input, l.taps, words.length, `0x${words[0].toString(16).padStart(8, '0')}`], mono: [3] };
     }),
   );
-  $('error').hidden = true;
-  const runs = Number(document.body.dataset.runs) + 1;
-  document.body.dataset.runs = String(runs);
+  const runs = finishRun();
   $('result').textContent = JSON.stringify({
     runs,
     task,
@@ -162,31 +133,14 @@ async function runModel() {
   setStatus('done', `Done: ${task}, ${percent(r.right)} right.`);
 }
 
-function setStatus(s, text) {
-  document.body.dataset.state = s;
-  $('status').textContent = text;
-}
+const enqueue = queue();
 
-function showError(error) {
-  const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
-  box.hidden = false;
-  setStatus('error', 'Failed — see the message above.');
-}
-
-let busy = Promise.resolve();
-
-function job(prepare = () => {}) {
-  busy = busy.then(async () => {
-    try {
-      await prepare();
-      await runModel();
-    } catch (e) {
-      showError(e);
-    }
+/** Runs `prepare` then the model, one job at a time. */
+const job = (prepare = () => {}) =>
+  enqueue(async () => {
+    await prepare();
+    await runModel();
   });
-  return busy;
-}
 
 /** A random 64-bit root key as 16 hex digits. */
 function randomKey() {
@@ -201,6 +155,7 @@ async function start() {
     showError(e);
     return;
   }
+  sessionFor = sessions(model.url);
   for (const t of model.tasks) $('task').append(new Option(t, t));
   $('root-key').value = model.rootKey;
   $('task').addEventListener('change', () => job());

@@ -1,11 +1,11 @@
 // The Sobel demo: draws or uploads a 64×64 grayscale image, runs onnx/sobel.onnx on it with
 // edgewise and shows the edge map, the timings and the model's metadata.
-import { InferenceSession, Tensor, env } from 'edgewise';
+import { InferenceSession, Tensor } from 'edgewise';
+import { $, context, drawCentreSquare, finishRun, queue, readGrayscale as readGrayscaleOf, readImage, runtimeText, setStatus, showError } from '../common.js';
 
 const SIZE = 64;
-const $ = (id) => document.getElementById(id);
-const inputCtx = $('input').getContext('2d', { willReadFrequently: true });
-const outputCtx = $('output').getContext('2d', { willReadFrequently: true });
+const inputCtx = context('input');
+const outputCtx = context('output');
 
 /** Generated patterns, white on black, drawn on the 64×64 input canvas. */
 const PATTERNS = {
@@ -64,37 +64,14 @@ function drawPattern(name) {
 
 /** Draws an uploaded image onto the input canvas: centre-cropped to a square, scaled to 64×64. */
 async function drawUpload(file) {
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file);
-  } catch (e) {
-    throw new Error(`could not read '${file.name}' as an image (${e.message || e.name})`);
-  }
-  const side = Math.min(bitmap.width, bitmap.height);
-  const sx = (bitmap.width - side) / 2;
-  const sy = (bitmap.height - side) / 2;
+  const bitmap = await readImage(file);
   clearInput();
-  inputCtx.imageSmoothingQuality = 'high';
-  inputCtx.drawImage(bitmap, sx, sy, side, side, 0, 0, SIZE, SIZE);
-  bitmap.close();
+  drawCentreSquare(inputCtx, bitmap, SIZE);
   $('input-name').textContent = file.name;
 }
 
 /** The input canvas as the model's input in [0,1]; the canvas is redrawn as that grayscale. */
-function readGrayscale() {
-  const pixels = inputCtx.getImageData(0, 0, SIZE, SIZE);
-  const p = pixels.data;
-  const gray = new Float32Array(SIZE * SIZE);
-  for (let i = 0; i < gray.length; i++) {
-    const v = (0.2126 * p[4 * i] + 0.7152 * p[4 * i + 1] + 0.0722 * p[4 * i + 2]) / 255;
-    const byte = Math.round(v * 255);
-    gray[i] = byte / 255;
-    p[4 * i] = p[4 * i + 1] = p[4 * i + 2] = byte;
-    p[4 * i + 3] = 255;
-  }
-  inputCtx.putImageData(pixels, 0, 0);
-  return gray;
-}
+const readGrayscale = () => readGrayscaleOf(inputCtx, SIZE);
 
 function drawEdges(edges) {
   const image = outputCtx.createImageData(SIZE, SIZE);
@@ -123,20 +100,8 @@ function showMetadata(session) {
   );
 }
 
-function setStatus(state, text) {
-  document.body.dataset.state = state;
-  $('status').textContent = text;
-}
-
-function showError(error) {
-  const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
-  box.hidden = false;
-  setStatus('error', 'Failed — see the message above.');
-}
-
 let session;
-let busy = Promise.resolve();
+const enqueue = queue();
 
 async function runModel() {
   const gray = readGrayscale();
@@ -147,23 +112,16 @@ async function runModel() {
   drawEdges(edges.data);
   $('run-ms').textContent = `${ms.toFixed(2)} ms`;
   $('edge-count').textContent = String(edges.data.filter((v) => v > 0.5).length);
-  $('error').hidden = true;
-  document.body.dataset.runs = String(Number(document.body.dataset.runs) + 1);
+  finishRun();
   setStatus('done', `Done: edge map of ${edges.dims.join('×')} in ${ms.toFixed(2)} ms.`);
 }
 
 /** Runs `prepare` then the model, one job at a time; failures are shown on the page. */
-function job(prepare) {
-  busy = busy.then(async () => {
-    try {
-      await prepare();
-      await runModel();
-    } catch (e) {
-      showError(e);
-    }
+const job = (prepare) =>
+  enqueue(async () => {
+    await prepare();
+    await runModel();
   });
-  return busy;
-}
 
 async function start() {
   const t0 = performance.now();
@@ -174,7 +132,7 @@ async function start() {
     return;
   }
   $('load-ms').textContent = `${(performance.now() - t0).toFixed(1)} ms (wasm + model)`;
-  $('runtime').textContent = `edgewise ${env.versions.edgewise} · ${(env.wasmMemoryBytes / 2 ** 20).toFixed(1)} MiB wasm memory`;
+  $('runtime').textContent = runtimeText();
   showMetadata(session);
   $('run').disabled = false;
   $('pattern').addEventListener('change', () => {

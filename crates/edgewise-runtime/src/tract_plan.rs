@@ -69,7 +69,11 @@ impl TractPlan {
         });
         // A failed run may leave values and resolved symbols behind: only a clean state is kept.
         let produced = result?;
-        self.state = Some(state);
+        // Runs are independent, but some ops keep state from one turn to the next (tract's GRU
+        // and Scan keep their hidden state there): a plan with such ops starts every run afresh.
+        if state.op_states.iter().all(Option::is_none) {
+            self.state = Some(state);
+        }
         Ok(produced)
     }
 

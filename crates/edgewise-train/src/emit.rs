@@ -219,6 +219,17 @@ impl Emitter {
         self.graph.metadata(key, value);
     }
 
+    /// Adds what every exported model records: its `system`, the trainer's `version`, the
+    /// `command` that trained it, then `extra` (metrics, helper settings) in order.
+    pub fn provenance(&mut self, system: &str, command: &str, extra: &[(&str, String)]) {
+        self.metadata("system", system);
+        self.metadata("version", env!("CARGO_PKG_VERSION"));
+        self.metadata("command", command);
+        for (k, v) in extra {
+            self.metadata(k, v);
+        }
+    }
+
     /// The number of trained scalars written so far.
     pub fn parameters(&self) -> usize {
         self.parameters

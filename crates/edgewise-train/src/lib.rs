@@ -7,6 +7,8 @@
 //!
 //! - [`emit`]: the ONNX emitter; [`layers`], [`spectral`], [`ssim`]: trainable layers that
 //!   export themselves.
+//! - [`sequence`]: layer norm, GRU and self-attention over `[batch, seq, features]`, exported
+//!   to standard ONNX operators.
 //! - [`run`]: progress, metrics CSV, curves ([`plot`]), checkpoints and resume.
 //! - [`systems`]: the catalogue systems, one module each with the same shape.
 //! - [`export`]: `onnx/<system>.onnx` and its manifest entry; [`metrics`]: AUROC and errors.
@@ -19,6 +21,7 @@ pub mod metrics;
 pub mod parity;
 pub mod plot;
 pub mod run;
+pub mod sequence;
 pub mod spectral;
 pub mod ssim;
 pub mod systems;

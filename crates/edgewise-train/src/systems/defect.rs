@@ -319,25 +319,14 @@ pub fn export(
     e.output(&recon, "recon", &[1, SIZE, SIZE])?;
     let inner = SIZE - WINDOW + 1;
     e.output(&ssim, "ssim", &[1, inner, inner])?;
-    e.metadata("system", NAME);
-    e.metadata("version", env!("CARGO_PKG_VERSION"));
-    e.metadata("command", &command(options));
-    for (k, v) in metadata {
-        e.metadata(k, v);
-    }
+    e.provenance(NAME, &command(options), metadata);
     let params = e.parameters();
     Ok((e.finish(), params))
 }
 
 /// The canonical command that reproduces a run.
 pub fn command(options: &TrainOptions) -> String {
-    let config = Config::new(options, Loss::SsimL1);
-    format!(
-        "cargo xtask train {NAME}{} --epochs {} --seed {}",
-        if options.quick { " --quick" } else { "" },
-        config.epochs,
-        options.seed
-    )
+    super::train_command(NAME, options, Config::new(options, Loss::SsimL1).epochs)
 }
 
 /// Trains the SSIM + L1 autoencoder and exports it.

@@ -52,6 +52,15 @@ pub struct Parity {
     pub tolerances: &'static [(&'static str, f32)],
 }
 
+/// The canonical command that reproduces a training run of `system` for `epochs` epochs.
+pub fn train_command(system: &str, options: &TrainOptions, epochs: usize) -> String {
+    format!(
+        "cargo xtask train {system}{} --epochs {epochs} --seed {}",
+        if options.quick { " --quick" } else { "" },
+        options.seed
+    )
+}
+
 /// The options of a seconds-long CI run (seed 0) writing under `out`.
 pub fn quick_options(out: &Path) -> TrainOptions {
     TrainOptions {

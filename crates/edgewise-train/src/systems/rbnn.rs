@@ -115,24 +115,13 @@ pub fn export(
         .collect();
     let logits = model.emit(&mut e, &x, &keys)?;
     e.output(&logits, "logits", &[CLASSES])?;
-    e.metadata("system", NAME);
-    e.metadata("version", env!("CARGO_PKG_VERSION"));
-    e.metadata("command", &command(options));
-    for (k, v) in metadata {
-        e.metadata(k, v);
-    }
+    e.provenance(NAME, &command(options), metadata);
     Ok(e.finish())
 }
 
 /// The canonical command that reproduces a run.
 pub fn command(options: &TrainOptions) -> String {
-    let config = Config::new(options);
-    format!(
-        "cargo xtask train {NAME}{} --epochs {} --seed {}",
-        if options.quick { " --quick" } else { "" },
-        config.epochs,
-        options.seed
-    )
+    super::train_command(NAME, options, Config::new(options).epochs)
 }
 
 /// A root key that is not the device's.

@@ -127,25 +127,14 @@ pub fn export(
     let u = e.input_typed("u", DType::F32, &signal_dims());
     let next = model.emit(&mut e, "", &u)?;
     e.output_typed(&next, "u_next", DType::F32, &signal_dims())?;
-    e.metadata("system", NAME);
-    e.metadata("version", env!("CARGO_PKG_VERSION"));
-    e.metadata("command", &command(options));
-    for (k, v) in metadata {
-        e.metadata(k, v);
-    }
+    e.provenance(NAME, &command(options), metadata);
     let params = e.parameters();
     Ok((e.finish(), params))
 }
 
 /// The canonical command that reproduces a run.
 pub fn command(options: &TrainOptions) -> String {
-    let config = Config::new(options, Kind::Koopman);
-    format!(
-        "cargo xtask train {NAME}{} --epochs {} --seed {}",
-        if options.quick { " --quick" } else { "" },
-        config.epochs,
-        options.seed
-    )
+    super::train_command(NAME, options, Config::new(options, Kind::Koopman).epochs)
 }
 
 fn round(v: f64) -> f64 {
