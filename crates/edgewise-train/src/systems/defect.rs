@@ -506,12 +506,11 @@ pub fn reproduce(options: &TrainOptions, results: &std::path::Path) -> Result<()
          (VISAPP 2019): the same convolutional autoencoder, trained only on defect-free images, \
          with a structural-similarity loss against the per-pixel L2 loss; defects are where the \
          reconstruction residual is large.\n\n\
-         Written by `cargo xtask reproduce {NAME}{}` (seed {}). Both nets were trained in this run on \
+         Written by `{}`. Both nets were trained in this run on \
          the same {} generated defect-free textures ({}), for {} epochs each with batch {} and Adam \
          (lr {}), and tested on the same {} generated textures, half of them with a scratch, hole, \
          stain or crack (pixel masks from the generator).\n\n",
-        if options.quick { " --quick" } else { "" },
-        options.seed,
+        super::reproduce_command(NAME, options),
         config.train_images,
         Family::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
         config.epochs,

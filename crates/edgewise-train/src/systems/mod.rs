@@ -52,6 +52,19 @@ pub struct Parity {
     pub tolerances: &'static [(&'static str, f32)],
 }
 
+/// The canonical command that reruns a reproduction of `system`, for its results file.
+pub fn reproduce_command(system: &str, options: &TrainOptions) -> String {
+    let mut c = format!("cargo xtask reproduce {system}");
+    if options.quick {
+        c.push_str(" --quick");
+    }
+    if let Some(epochs) = options.epochs {
+        c.push_str(&format!(" --epochs {epochs}"));
+    }
+    c.push_str(&format!(" --seed {}", options.seed));
+    c
+}
+
 /// The canonical command that reproduces a training run of `system` for `epochs` epochs.
 pub fn train_command(system: &str, options: &TrainOptions, epochs: usize) -> String {
     format!(

@@ -198,7 +198,7 @@ impl Report<'_> {
         );
         let _ = writeln!(
             s,
-            "Reproduced by `edgewise-train reproduce rbnn{} --seed {}` ({} epochs). Data: the four \
+            "Reproduced by `{}` ({} epochs). Data: the four \
              10-class 16x16 glyph tasks of `edgewise-data` (digits, letters, shapes, symbols), \
              {} training and {} test images per task, the same images for every net. Net: a float \
              3x3 conv ({} channels, batch norm) -> binary 3x3 convs ({} and {} channels, batch \
@@ -210,8 +210,7 @@ impl Report<'_> {
              with a quarter of the optimizer steps). Adam, peak learning rate {}, cosine decay, \
              batch {}. Training time: RBNN {:.0} s, four binary nets {:.0} s, four float nets \
              {:.0} s.\n",
-            if self.options.quick { " --quick" } else { "" },
-            self.options.seed,
+            crate::systems::reproduce_command(super::NAME, self.options),
             c.epochs,
             c.train_per_task,
             c.test_per_task,
