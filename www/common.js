@@ -1,7 +1,7 @@
 // What the demo pages share: the page's status line and error box, one job at a time, the
 // manifest (`?manifest=<url>` reads models from another manifest, one built elsewhere),
 // sessions per execution provider, and reading an uploaded image.
-import { InferenceSession, env } from 'edgewise';
+import { InferenceSession, env, init } from 'edgewise';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -100,6 +100,21 @@ export function sessions(url) {
     }
     return made.get(provider);
   };
+}
+
+/**
+ * Loads the wasm module and reads `system`'s manifest entry, which `settings` turns into the
+ * page's model settings (throwing when the entry lacks one). Resolves to `{ model, sessionFor }`
+ * (see {@link sessions}), or to `null` once a failure is shown on the page.
+ */
+export async function openModel(system, settings) {
+  try {
+    const [found] = await Promise.all([manifestEntry(system), init()]);
+    return { model: settings(found), sessionFor: sessions(found.url) };
+  } catch (e) {
+    showError(e);
+    return null;
+  }
 }
 
 /** Decodes an uploaded file into an `ImageBitmap`, or an error naming the file. */

@@ -2,33 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { deflateSync, crc32 } from 'node:zlib';
 
-import { withPage, browserEnv, sobelReference } from './harness.mjs';
+import { withPage, browserEnv, sobelReference, grayPng } from './harness.mjs';
 
 const SCREENSHOT = 'tests/artifacts/screenshots/demo-sobel.png';
 
-/** An 8-bit grayscale PNG whose pixel (x, y) is `value(x, y)`. */
-function png(width, height, value) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, grayscale, deflate, no filter, no interlace
-  const rows = Buffer.alloc((width + 1) * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) rows[y * (width + 1) + 1 + x] = value(x, y);
-  }
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** Waits for the page's `n`-th finished run. */
 async function waitForRun(page, n) {
@@ -114,7 +92,7 @@ test('the gallery links to the Sobel demo, which shows a correct edge map', asyn
     await page.setInputFiles('#upload', {
       name: 'step.png',
       mimeType: 'image/png',
-      buffer: png(120, 80, (x) => (x < 60 ? 0 : 255)),
+      buffer: grayPng(120, 80, (x) => (x < 60 ? 0 : 255)),
     });
     await waitForRun(page, 3);
     assert.equal(await page.textContent('#input-name'), 'step.png');

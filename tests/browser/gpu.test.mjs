@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { deflateSync, crc32 } from 'node:zlib';
 
-import { withPage, readResult, browserEnv } from './harness.mjs';
+import { withPage, readResult, browserEnv, grayPng } from './harness.mjs';
 
 const SCREENSHOT = 'tests/artifacts/screenshots/demo-codec.png';
 const KINDS = ['cpu', 'webgpu', 'cpu', 'webgpu', 'cpu'];
@@ -173,27 +172,6 @@ test('dct_codec runs its WebGPU stages on the GPU in a page and in a worker, mat
   });
 });
 
-/** An 8-bit grayscale PNG whose pixel (x, y) is `value(x, y)`. */
-function png(width, height, value) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width + 1) * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) rows[y * (width + 1) + 1 + x] = value(x, y);
-  }
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** Waits for the page's `n`-th finished run and returns its #result. */
 async function waitForRun(page, n) {
@@ -279,7 +257,7 @@ test('the codec demo runs on WebGPU, switches to the CPU and back, and shows whe
     await page.setInputFiles('#upload', {
       name: 'stripes.png',
       mimeType: 'image/png',
-      buffer: png(90, 60, (x) => (Math.floor(x / 10) % 2 ? 230 : 20)),
+      buffer: grayPng(90, 60, (x) => (Math.floor(x / 10) % 2 ? 230 : 20)),
     });
     const uploadCpu = await waitForRun(page, 3);
     assert.equal(uploadCpu.input, 'stripes.png');

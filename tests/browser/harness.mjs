@@ -1,6 +1,7 @@
 // Shared by the browser tests: the server and Chromium from the environment, a page that
-// records console and page errors, and an independent Sobel reference.
+// records console and page errors, an independent Sobel reference, and PNG files to upload.
 import assert from 'node:assert/strict';
+import { deflateSync, crc32 } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 /** The test server's base URL and Chromium's flags; throws when they are not set. */
@@ -81,4 +82,26 @@ export function assertSobel(edges, image, tol = 1e-5) {
   }
   assert.ok(worst <= tol, `edge map differs from the reference by ${worst} at pixel ${where} (x=${where % 64}, y=${Math.floor(where / 64)})`);
   return want;
+}
+
+/** An 8-bit grayscale PNG whose pixel (x, y) is `value(x, y)`. */
+export function grayPng(width, height, value) {
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, grayscale, deflate, no filter, no interlace
+  const rows = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows[y * (width + 1) + 1 + x] = value(x, y);
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { deflateSync, crc32 } from 'node:zlib';
 
 import { init, tasks, InferenceSession, Tensor } from 'edgewise';
-import { withPage, browserEnv } from './harness.mjs';
+import { withPage, browserEnv, grayPng } from './harness.mjs';
 
 const SHOTS = 'tests/artifacts/screenshots';
 const STANDINS = 'tests/artifacts/tasks-onnx';
@@ -176,24 +175,6 @@ function assertPixels(canvas, want, tol, what) {
 const byte = (v) => Math.round(Math.min(1, Math.max(0, v)) * 255);
 const gray = (values) => Array.from(values, (v) => [byte(v), byte(v), byte(v)]);
 
-/** An 8-bit grayscale PNG whose pixel (x, y) is `f(x, y)`. */
-function png(width, height, f) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width + 1) * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) rows[y * (width + 1) + 1 + x] = f(x, y);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 // ---- defect ------------------------------------------------------------------------------
 
@@ -302,7 +283,7 @@ test('defect demo: samples, uploads, heatmap, mask and boxes as the helper compu
 
     // An upload, 120×80: the centre square is area-averaged to 64×64 by the helper.
     const f = (x, y) => (Math.hypot(x - 62, y - 38) < 9 ? 20 : 120 + 60 * Math.sin(x / 2.5));
-    await page.setInputFiles('#upload', { name: 'plate.png', mimeType: 'image/png', buffer: png(120, 80, f) });
+    await page.setInputFiles('#upload', { name: 'plate.png', mimeType: 'image/png', buffer: grayPng(120, 80, f) });
     r = await waitForRun(page, 4);
     assert.equal(await page.textContent('#input-name'), 'plate.png');
     const pixels = Uint8Array.from({ length: 120 * 80 }, (_, i) => f(i % 120, Math.floor(i / 120)));

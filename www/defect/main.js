@@ -1,8 +1,8 @@
 // The defect detection demo: a generated texture (with a synthesized defect and its true mask)
 // or an uploaded image goes through onnx/defect.onnx; edgewise's task helper turns the model's
 // SSIM map into the anomaly heatmap, the mask, the boxes and the image's verdict.
-import { Tensor, init, tasks } from 'edgewise';
-import { $, context, finishRun, manifestEntry, providerText, queue, readImage, runtimeText, selectedProvider, sessions, setStatus, showError } from '../common.js';
+import { Tensor, tasks } from 'edgewise';
+import { $, context, finishRun, openModel, providerText, queue, readImage, runtimeText, selectedProvider, setStatus } from '../common.js';
 
 const SIZE = tasks.defect.SIZE;
 const SCALE = 4; // overlay pixels per model pixel
@@ -12,8 +12,8 @@ const COLORS = { both: [255, 255, 255], extra: [255, 90, 90], missed: [77, 141, 
 const state = { name: '', gray: null, truth: null, ssim: null, recon: null, runMs: 0, provider: null };
 let model; // { url, threshold, window }
 
-async function readManifest() {
-  const { url, helper } = await manifestEntry('defect');
+/** The model's settings from its manifest entry. */
+function settings({ url, helper }) {
   if (typeof helper.threshold !== 'number') throw new Error(`the manifest's defect entry has no helper.threshold`);
   return { url, threshold: helper.threshold, window: helper.window ?? tasks.defect.WINDOW };
 }
@@ -163,7 +163,7 @@ function analyze() {
   return found;
 }
 
-let sessionFor; // set once the manifest is read
+let sessionFor; // set once the model is opened
 
 async function runModel() {
   const provider = selectedProvider();
@@ -227,13 +227,9 @@ function fillSelect(id, names, selected) {
 }
 
 async function start() {
-  try {
-    [model] = await Promise.all([readManifest(), init()]);
-  } catch (e) {
-    showError(e);
-    return;
-  }
-  sessionFor = sessions(model.url);
+  const opened = await openModel('defect', settings);
+  if (!opened) return;
+  ({ model, sessionFor } = opened);
   const kinds = tasks.defect.kinds();
   fillSelect('family', kinds.families, 'weave');
   fillSelect('defect', kinds.defects, 'scratch');

@@ -2,8 +2,8 @@
 // by onnx/kno.onnx one step at a time and by the reference solver; both are shown side by side,
 // with the relative L2 error per step and the timings. edgewise's task helpers make the
 // initial conditions, solve, and measure the error.
-import { Tensor, init, tasks } from 'edgewise';
-import { $, context, finishRun, manifestEntry, providerText, queue, runtimeText, selectedProvider, sessions, setStatus, showError } from '../common.js';
+import { Tensor, tasks } from 'edgewise';
+import { $, context, finishRun, openModel, providerText, queue, runtimeText, selectedProvider, setStatus } from '../common.js';
 
 const U_MAX = 1.5; // the plots' vertical range is [-U_MAX, U_MAX]
 const FRAME_MS = 70;
@@ -16,8 +16,8 @@ let run = null; // the last rollout: { n, u0, prediction[], reference[], l2[] }
 let step = 0;
 let timer = null;
 
-async function readManifest() {
-  const { url, helper: h } = await manifestEntry('kno');
+/** The model's settings from its manifest entry. */
+function settings({ url, helper: h }) {
   for (const k of ['dt', 'nu', 'steps']) {
     if (typeof h[k] !== 'number') throw new Error(`the manifest's kno entry has no helper.${k}`);
   }
@@ -142,7 +142,7 @@ function drawL2() {
 
 // ------------------------------------------------------------------------------ running
 
-let sessionFor; // set once the manifest is read
+let sessionFor; // set once the model is opened
 
 function initialCondition(n) {
   if (source.kind === 'random') return tasks.kno.randomInitialCondition(n, source.seed);
@@ -301,13 +301,9 @@ function listen() {
 async function start() {
   axes(context('draw'));
   axes(context('plot'));
-  try {
-    [model] = await Promise.all([readManifest(), init()]);
-  } catch (e) {
-    showError(e);
-    return;
-  }
-  sessionFor = sessions(model.url);
+  const opened = await openModel('kno', settings);
+  if (!opened) return;
+  ({ model, sessionFor } = opened);
   source = { kind: 'random', seed: Number($('seed').value) };
   listen();
   await job();

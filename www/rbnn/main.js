@@ -1,16 +1,16 @@
 // The RBNN demo: one binary network serves four glyph tasks, selected by keys that edgewise's
 // task helper derives from the task's name and the device's root key. A grid of generated
 // glyphs shows the predictions; a wrong root key shows the accuracy collapse.
-import { Tensor, init, tasks } from 'edgewise';
-import { $, finishRun, manifestEntry, providerText, queue, runtimeText, selectedProvider, sessions, setStatus, showError } from '../common.js';
+import { Tensor, tasks } from 'edgewise';
+import { $, finishRun, openModel, providerText, queue, runtimeText, selectedProvider, setStatus } from '../common.js';
 
 const COUNT = 50;
 const SIDE = 16;
 
 let model; // { url, tasks, rootKey, layers, classes }
 
-async function readManifest() {
-  const { url, helper: h } = await manifestEntry('rbnn');
+/** The model's settings from its manifest entry. */
+function settings({ url, helper: h }) {
   if (!Array.isArray(h.tasks) || typeof h.root_key !== 'string' || !Array.isArray(h.layers)) {
     throw new Error(`the manifest's rbnn entry needs helper.tasks, helper.root_key and helper.layers`);
   }
@@ -26,7 +26,7 @@ const sameKey = (a, b) => {
   }
 };
 
-let sessionFor; // set once the manifest is read
+let sessionFor; // set once the model is opened
 
 /** Runs `task`'s glyphs of `seed` under `rootKey`: labels, predictions, logits and timings. */
 async function classify(session, task, rootKey, seed) {
@@ -149,13 +149,9 @@ function randomKey() {
 }
 
 async function start() {
-  try {
-    [model] = await Promise.all([readManifest(), init()]);
-  } catch (e) {
-    showError(e);
-    return;
-  }
-  sessionFor = sessions(model.url);
+  const opened = await openModel('rbnn', settings);
+  if (!opened) return;
+  ({ model, sessionFor } = opened);
   for (const t of model.tasks) $('task').append(new Option(t, t));
   $('root-key').value = model.rootKey;
   $('task').addEventListener('change', () => job());

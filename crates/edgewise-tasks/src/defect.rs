@@ -169,8 +169,10 @@ pub struct Analysis {
 }
 
 /// A `inner × inner` map centred in `size × size` (offset `(size − inner) / 2`), edges
-/// replicated; `inner ≤ size` and `map.len() == inner²` are the caller's to check.
-fn pad_edges(map: &[f32], inner: usize, size: usize) -> Vec<f32> {
+/// replicated: how an SSIM map, smaller than its image, becomes a per-pixel heatmap (training
+/// scores its test images this way too). `0 < inner ≤ size` and `map.len() == inner²` are the
+/// caller's to check.
+pub fn pad_edges(map: &[f32], inner: usize, size: usize) -> Vec<f32> {
     let off = (size - inner) / 2;
     let mut out = vec![0f32; size * size];
     for y in 0..size {
@@ -396,7 +398,7 @@ mod tests {
         assert!(prepare(Pixels::Gray8(&[]), MAX_SIDE + 1, 1).is_err());
     }
 
-    /// `1 − ssim` padded as crates/edgewise-train's `pad_edges` describes, written per pixel.
+    /// `1 − ssim` padded as [`pad_edges`] describes, written per pixel.
     fn naive_heatmap(ssim: &[f32], inner: usize, size: usize) -> Vec<f32> {
         let off = ((size - inner) / 2) as i64;
         (0..size * size)

@@ -166,7 +166,13 @@ pub fn anomaly_maps(x: Tensor<4>, recon: Tensor<4>, loss: Loss) -> Result<Vec<Ve
             let v = crate::emit::values(&s)?;
             let inner = SIZE - WINDOW + 1;
             (0..n)
-                .map(|i| pad_edges(&v[i * inner * inner..(i + 1) * inner * inner], inner, SIZE))
+                .map(|i| {
+                    edgewise_tasks::defect::pad_edges(
+                        &v[i * inner * inner..(i + 1) * inner * inner],
+                        inner,
+                        SIZE,
+                    )
+                })
                 .map(|m| m.into_iter().map(|s| 1.0 - s).collect())
                 .collect()
         }
@@ -176,20 +182,6 @@ pub fn anomaly_maps(x: Tensor<4>, recon: Tensor<4>, loss: Loss) -> Result<Vec<Ve
         }
     };
     Ok(maps)
-}
-
-/// A `inner × inner` map centred in `size × size`, edges replicated.
-pub fn pad_edges(map: &[f32], inner: usize, size: usize) -> Vec<f32> {
-    let off = (size - inner) / 2;
-    let mut out = vec![0f32; size * size];
-    for y in 0..size {
-        let sy = y.saturating_sub(off).min(inner - 1);
-        for x in 0..size {
-            let sx = x.saturating_sub(off).min(inner - 1);
-            out[y * size + x] = map[sy * inner + sx];
-        }
-    }
-    out
 }
 
 /// Pixel and image AUROC of `model` on `test`, and the 99th percentile of clean pixels'
@@ -334,7 +326,7 @@ pub fn train(options: &TrainOptions) -> Result<Trained> {
     let (model, history, config, threshold) = fit(options, Loss::SsimL1, NAME)?;
     let pixel = history.last("pixel_auroc").unwrap_or(f64::NAN);
     let image = history.last("image_auroc").unwrap_or(f64::NAN);
-    let metrics = json!({ "pixel_auroc": round(pixel), "image_auroc": round(image),
+    let metrics = json!({ "pixel_auroc": super::round4(pixel), "image_auroc": super::round4(image),
         "test_images": config.test_images, "epochs": config.epochs });
     let (bytes, parameters) = export(&model, options, &[("metrics", metrics.to_string())])?;
     let inner = SIZE - WINDOW + 1;
@@ -367,7 +359,7 @@ pub fn train(options: &TrainOptions) -> Result<Trained> {
         parameters,
         flops: Autoencoder::flops(),
         metrics,
-        extra: json!({ "window": WINDOW, "threshold": round(threshold as f64) }),
+        extra: json!({ "window": WINDOW, "threshold": super::round4(threshold as f64) }),
         command: command(options),
     };
     Ok(Trained {
@@ -375,10 +367,6 @@ pub fn train(options: &TrainOptions) -> Result<Trained> {
         bytes,
         history,
     })
-}
-
-fn round(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
 }
 
 /// Tolerances of the parity checks, per output. `recon`: 1e-4, a chain of f32 convolutions

@@ -52,6 +52,11 @@ pub struct Parity {
     pub tolerances: &'static [(&'static str, f32)],
 }
 
+/// `v` to 4 decimals, for metrics in manifests.
+pub fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
 /// The canonical command that reruns a reproduction of `system`, for its results file.
 pub fn reproduce_command(system: &str, options: &TrainOptions) -> String {
     let mut c = format!("cargo xtask reproduce {system}");

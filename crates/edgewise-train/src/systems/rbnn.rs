@@ -133,17 +133,17 @@ pub fn train(options: &TrainOptions) -> Result<Trained> {
     let taps = model.taps();
     let wrong_task = accuracies_with(&model, &data, |t| task_keys(other_task(t), ROOT_KEY, &taps))?;
     let wrong_root = accuracies_with(&model, &data, |t| task_keys(t, WRONG_ROOT, &taps))?;
-    let mean = |v: &[f64]| round(v.iter().sum::<f64>() / v.len() as f64);
+    let mean = |v: &[f64]| super::round4(v.iter().sum::<f64>() / v.len() as f64);
     let mut per_task = serde_json::Map::new();
     for t in Task::ALL {
         let a = history
             .last(&format!("acc_{}", t.name()))
             .unwrap_or(f64::NAN);
-        per_task.insert(t.name().into(), json!(round(a)));
+        per_task.insert(t.name().into(), json!(super::round4(a)));
     }
     let metrics = json!({
         "accuracy": per_task,
-        "mean_accuracy": round(history.last("mean_acc").unwrap_or(f64::NAN)),
+        "mean_accuracy": super::round4(history.last("mean_acc").unwrap_or(f64::NAN)),
         "wrong_task_key_accuracy": mean(&wrong_task),
         "wrong_root_key_accuracy": mean(&wrong_root),
         "test_images_per_task": config.test_per_task,
@@ -204,10 +204,6 @@ pub fn train(options: &TrainOptions) -> Result<Trained> {
         bytes,
         history,
     })
-}
-
-fn round(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
 }
 
 /// Tolerance of the parity checks: `logits` to 1e-4, on inputs chosen away from sign ties.

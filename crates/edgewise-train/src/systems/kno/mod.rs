@@ -137,16 +137,12 @@ pub fn command(options: &TrainOptions) -> String {
     super::train_command(NAME, options, Config::new(options, Kind::Koopman).epochs)
 }
 
-fn round(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
-}
-
 /// Trains the KNO and exports it.
 pub fn train(options: &TrainOptions) -> Result<Trained> {
     let config = Config::new(options, Kind::Koopman);
     let data = Data::new(&config, options.seed)?;
     let (model, history, config) = fit(options, Kind::Koopman, NAME, &data)?;
-    let last = |c: &str| round(history.last(c).unwrap_or(f64::NAN));
+    let last = |c: &str| super::round4(history.last(c).unwrap_or(f64::NAN));
     let metrics = json!({
         "rel_l2_1": last("rel_l2_1"),
         "rel_l2_10": last("rel_l2_10"),

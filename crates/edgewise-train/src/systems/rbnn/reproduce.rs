@@ -82,6 +82,34 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// Trains a `kind` net (`make`, from the run's seed) on `one` task alone, without keys;
+/// returns its final test accuracy and the seconds it took.
+fn alone<M: Classifier>(
+    options: &TrainOptions,
+    (config, device): (&Config, &Device),
+    one: &Data,
+    taps: &[usize],
+    make: fn(&Config, &Device) -> M,
+    kind: &str,
+) -> Result<(f64, f64)> {
+    let start = Instant::now();
+    device.seed(options.seed);
+    let model = make(config, device);
+    let (_, h) = fit(
+        options,
+        config,
+        one,
+        Keying::None,
+        taps,
+        model,
+        &format!("rbnn-{kind}-{}", one.tasks[0].name()),
+    )?;
+    Ok((
+        final_accuracies(&h, &one.tasks)[0],
+        start.elapsed().as_secs_f64(),
+    ))
+}
+
 /// Runs the comparison and writes `<results>/rbnn.md` and `<results>/rbnn.png`.
 pub fn reproduce(options: &TrainOptions, results: &Path) -> Result<()> {
     let start = Instant::now();
@@ -110,32 +138,26 @@ pub fn reproduce(options: &TrainOptions, results: &Path) -> Result<()> {
             train: vec![data.train[i].clone()],
             test: vec![data.test[i].clone()],
         };
-        let s = Instant::now();
-        device.seed(options.seed);
-        let (_, h) = fit(
+        let (a, secs) = alone(
             options,
-            &config,
+            (&config, &device),
             &one,
-            Keying::None,
             &taps,
-            FloatNet::new(&config, &device),
-            &format!("rbnn-float-{}", t.name()),
+            FloatNet::new,
+            "float",
         )?;
-        float.push(final_accuracies(&h, &[t])[0]);
-        t_float += s.elapsed().as_secs_f64();
-        let s = Instant::now();
-        device.seed(options.seed);
-        let (_, h) = fit(
+        float.push(a);
+        t_float += secs;
+        let (a, secs) = alone(
             options,
-            &config,
+            (&config, &device),
             &one,
-            Keying::None,
             &taps,
-            Rbnn::new(&config, &device),
-            &format!("rbnn-binary-{}", t.name()),
+            Rbnn::new,
+            "binary",
         )?;
-        binary.push(final_accuracies(&h, &[t])[0]);
-        t_binary += s.elapsed().as_secs_f64();
+        binary.push(a);
+        t_binary += secs;
     }
     let figure = results.join("rbnn.png");
     plot(
