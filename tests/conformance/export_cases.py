@@ -1,21 +1,33 @@
 """Exports the ONNX backend test cases shipped in the `onnx` wheel as plain files.
 
-For every case of the suites `pytorch-converted`, `pytorch-operator`, `simple` and `light`
-this writes a directory `<out>/<suite>__<case>/` holding `case.json` and one raw
+For every case of the suites `node`, `pytorch-converted`, `pytorch-operator`, `simple` and
+`light` this writes a directory `<out>/<suite>__<case>/` holding `case.json` and one raw
 little-endian `.bin` file per tensor, so that the native and the wasm runners need no
 protobuf or numpy:
 
     {
-      "suite": "simple", "name": "test_sign_model",
+      "suite": "simple", "name": "test_sign_model", "op": "Sign",
       "model": "/abs/path/to/model.onnx", "rtol": 0.001, "atol": 1e-07,
+      "source": "/abs/path/to/the/case/dir",
       "datasets": [{"inputs": [{"name", "dtype", "dims", "file"}], "outputs": [...]}],
       "error": null
     }
 
+`source` is the case in ONNX's own layout (`model.onnx`, `test_data_set_*/{input,output}_*.pb`)
+for the onnxruntime runner, which reads every value kind (sequences, optionals, strings)
+itself; it is null for `light` models, whose inputs exist only as exported here. `op` is the
+operator a `node` case tests (its `_expanded` variants, written as a function's body, count
+for the operator they expand) and the suite's name for the other suites.
+
+The wheel ships the `node` cases as code, not data: `onnx.backend.test.case.node` builds each
+model and computes its expected outputs with numpy, and this script writes them in ONNX's
+layout under `<out>/_node/` first, as `onnx.backend.test.cmd_tools generate-data` does for
+the model cases.
+
 Inputs are the graph inputs that are not initializers, in order; outputs are the graph
 outputs, in order. Element types are named as onnxruntime-web names them; `bool` is one byte
 per element. A case whose inputs or outputs are not tensors of such a type (sequences,
-strings, float16, ...) has `error` set to the reason and no data.
+strings, bfloat16, 8- and 4-bit floats, ...) has `error` set to the reason and no data.
 
 `<out>/index.json` records the onnx version and the suites, for the report.
 
@@ -42,13 +54,14 @@ import onnx
 import onnx.backend.test
 from onnx import numpy_helper
 
-SUITES = ["pytorch-converted", "pytorch-operator", "simple", "light"]
+SUITES = ["node", "pytorch-converted", "pytorch-operator", "simple", "light"]
 
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-7
 
 # numpy dtype -> edgewise / onnxruntime-web type name.
 DTYPES = {
+    np.dtype("float16"): "float16",
     np.dtype("float32"): "float32",
     np.dtype("float64"): "float64",
     np.dtype("int8"): "int8",
@@ -64,6 +77,7 @@ DTYPES = {
 
 # ONNX elem_type -> type name, for the declared types of graph inputs and outputs.
 ELEM_TYPES = {
+    onnx.TensorProto.FLOAT16: "float16",
     onnx.TensorProto.FLOAT: "float32",
     onnx.TensorProto.DOUBLE: "float64",
     onnx.TensorProto.INT8: "int8",
@@ -206,12 +220,77 @@ def light_datasets(model_path: str, inputs: list, outputs: list) -> list:
     return [([dummy_input(v) for v in inputs], ys)]
 
 
-def cases() -> list[dict]:
-    """Every case as {suite, name, model, rtol, atol, kind} (kind: 'stored' or 'light')."""
+def write_proto_value(path: str, value, v: onnx.ValueInfoProto) -> None:
+    """One input or output in ONNX's layout, whatever its kind (as ONNX's generator writes)."""
+    kind = v.type.WhichOneof("value")
+    if kind == "map_type":
+        proto = numpy_helper.from_dict(value, v.name)
+    elif kind == "sequence_type":
+        proto = numpy_helper.from_list(value, v.name)
+    elif kind == "optional_type":
+        proto = numpy_helper.from_optional(value, v.name)
+    elif isinstance(value, onnx.TensorProto):
+        proto = value
+    else:
+        proto = numpy_helper.from_array(value, v.name)
+    with open(path, "wb") as f:
+        f.write(proto.SerializeToString())
+
+
+def operator_of(name: str, model: onnx.ModelProto, single: dict[str, str]) -> str:
+    """The operator a node case tests: its node's type, or for a function's expanded body
+    the type of the case it expands."""
+    if len(model.graph.node) == 1:
+        return model.graph.node[0].op_type
+    if "_expanded" in name:
+        base = name.split("_expanded")[0]
+        if base in single:
+            return single[base]
+    return model.graph.node[-1].op_type if model.graph.node else "(empty graph)"
+
+
+def node_cases(out_root: str) -> list[dict]:
+    """Writes the wheel's node cases in ONNX's layout and lists them."""
+    import warnings  # noqa: PLC0415
+
+    import onnx.backend.test.case.node as node  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        # Some reference outputs divide by zero on purpose (inf, nan cases).
+        warnings.simplefilter("ignore")
+        generated = node.collect_testcases()
+    single = {c.name: c.model.graph.node[0].op_type for c in generated if len(c.model.graph.node) == 1}
+    found = []
+    for case in sorted(generated, key=lambda c: c.name):
+        case_dir = os.path.join(out_root, "_node", case.name)
+        os.makedirs(case_dir)
+        model_path = os.path.join(case_dir, "model.onnx")
+        with open(model_path, "wb") as f:
+            f.write(case.model.SerializeToString())
+        g = case.model.graph
+        for k, (xs, ys) in enumerate(case.data_sets):
+            set_dir = os.path.join(case_dir, f"test_data_set_{k}")
+            os.makedirs(set_dir)
+            for j, x in enumerate(xs):
+                write_proto_value(os.path.join(set_dir, f"input_{j}.pb"), x, g.input[j])
+            for j, y in enumerate(ys):
+                write_proto_value(os.path.join(set_dir, f"output_{j}.pb"), y, g.output[j])
+        found.append(
+            dict(suite="node", name=case.name, model=model_path, rtol=case.rtol,
+                 atol=case.atol, kind="stored", op=operator_of(case.name, case.model, single))
+        )
+    return found
+
+
+def cases(out_root: str) -> list[dict]:
+    """Every case as {suite, name, model, rtol, atol, kind, op} (kind: 'stored' or 'light')."""
     root = data_dir()
     found = []
     for suite in SUITES:
         suite_dir = os.path.join(root, suite)
+        if suite == "node":
+            found.extend(node_cases(out_root))
+            continue
         if suite == "light":
             tols = light_tolerances()
             for path in sorted(glob.glob(os.path.join(suite_dir, "light_*.onnx"))):
@@ -219,7 +298,7 @@ def cases() -> list[dict]:
                 rtol, atol = tols.get(model_name, (DEFAULT_RTOL, DEFAULT_ATOL))
                 found.append(
                     dict(suite=suite, name=f"test_{model_name}", model=path,
-                         rtol=rtol, atol=atol, kind="light")
+                         rtol=rtol, atol=atol, kind="light", op=suite)
                 )
             continue
         for name in sorted(os.listdir(suite_dir)):
@@ -235,7 +314,8 @@ def cases() -> list[dict]:
                 rtol = data.get("rtol", rtol)
                 atol = data.get("atol", atol)
             found.append(
-                dict(suite=suite, name=name, model=model, rtol=rtol, atol=atol, kind="stored")
+                dict(suite=suite, name=name, model=model, rtol=rtol, atol=atol, kind="stored",
+                     op=suite)
             )
     return found
 
@@ -246,7 +326,9 @@ def export(case: dict, out_root: str) -> dict:
     record = {
         "suite": case["suite"],
         "name": case["name"],
+        "op": case["op"],
         "model": os.path.abspath(case["model"]),
+        "source": None if case["kind"] == "light" else os.path.abspath(os.path.dirname(case["model"])),
         "rtol": case["rtol"],
         "atol": case["atol"],
         "datasets": [],
@@ -281,7 +363,7 @@ def main() -> int:
         shutil.rmtree(args.out)
     os.makedirs(args.out)
     counts: dict[str, list[int]] = {s: [0, 0] for s in SUITES}
-    for case in cases():
+    for case in cases(args.out):
         record = export(case, args.out)
         counts[case["suite"]][0] += 1
         if record["error"] is not None:

@@ -33,7 +33,13 @@ const TYPED_ARRAYS = {
   uint32: Uint32Array,
   uint64: BigUint64Array,
   bool: Uint8Array,
+  float16: Uint16Array,
 };
+
+/** float16 data (half bits) as numbers; other data as it is. */
+function numbers(type, data, fromHalf) {
+  return type === 'float16' ? Array.from(data, fromHalf) : data;
+}
 
 function firstLine(s) {
   return String(s).split('\n')[0];
@@ -77,16 +83,16 @@ function unravel(i, dims) {
 }
 
 /** Throws a message naming the first mismatching element of output `name`. */
-export function compare(name, got, want, rtol, atol) {
+export function compare(name, got, want, rtol, atol, fromHalf) {
   if (got.type !== want.type) throw new Error(`output '${name}': element type ${got.type}, want ${want.type}`);
   const gd = Array.from(got.dims);
   if (gd.length !== want.dims.length || gd.some((d, i) => d !== want.dims[i])) {
     throw new Error(`output '${name}': dims [${gd.join(', ')}], want [${want.dims.join(', ')}]`);
   }
-  const float = want.type === 'float32' || want.type === 'float64';
+  const float = want.type === 'float16' || want.type === 'float32' || want.type === 'float64';
   const big = want.type === 'int64' || want.type === 'uint64';
-  const g = got.data;
-  const w = want.data;
+  const g = numbers(got.type, got.data, fromHalf);
+  const w = numbers(want.type, want.data, fromHalf);
   let first = -1;
   let count = 0;
   let worst = 0;
@@ -176,7 +182,7 @@ async function runCase(dir, lib) {
           throw new Error(`${prefix}output '${want.name}' missing; the session returned ${JSON.stringify(Object.keys(got))}`);
         }
         try {
-          compare(want.name, g, want, c.rtol, c.atol);
+          compare(want.name, g, want, c.rtol, c.atol, lib.fromFloat16Bits);
         } catch (e) {
           throw new Error(prefix + e.message);
         }

@@ -11,6 +11,8 @@ use crate::Error;
 /// so JS code written for it keeps working. Booleans travel as one byte per element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// 16-bit IEEE float (half precision).
+    F16,
     /// 32-bit IEEE float.
     F32,
     /// 64-bit IEEE float.
@@ -37,7 +39,8 @@ pub enum DType {
 
 impl DType {
     /// Every supported element type.
-    pub const ALL: [DType; 11] = [
+    pub const ALL: [DType; 12] = [
+        DType::F16,
         DType::F32,
         DType::F64,
         DType::I8,
@@ -54,6 +57,7 @@ impl DType {
     /// The onnxruntime-web name of the type (`"float32"`, `"int64"`, `"bool"`, …).
     pub fn name(self) -> &'static str {
         match self {
+            DType::F16 => "float16",
             DType::F32 => "float32",
             DType::F64 => "float64",
             DType::I8 => "int8",
@@ -72,7 +76,7 @@ impl DType {
     pub fn size(self) -> usize {
         match self {
             DType::I8 | DType::U8 | DType::Bool => 1,
-            DType::I16 | DType::U16 => 2,
+            DType::F16 | DType::I16 | DType::U16 => 2,
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F64 | DType::I64 | DType::U64 => 8,
         }
@@ -89,6 +93,7 @@ impl DType {
             6 => DType::I32,
             7 => DType::I64,
             9 => DType::Bool,
+            10 => DType::F16,
             11 => DType::F64,
             12 => DType::U32,
             13 => DType::U64,
@@ -107,6 +112,7 @@ impl DType {
             DType::I32 => 6,
             DType::I64 => 7,
             DType::Bool => 9,
+            DType::F16 => 10,
             DType::F64 => 11,
             DType::U32 => 12,
             DType::U64 => 13,
@@ -146,7 +152,7 @@ mod tests {
             assert_eq!(t.name().parse::<DType>().unwrap(), t);
             assert_eq!(DType::from_onnx(t.onnx_code()), Some(t));
         }
-        assert!("float16".parse::<DType>().is_err());
+        assert!("bfloat16".parse::<DType>().is_err());
         assert_eq!(DType::from_onnx(8), None, "strings are not tensors here");
     }
 }

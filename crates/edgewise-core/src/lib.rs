@@ -11,5 +11,6 @@ mod tensor;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
+pub use half::f16;
 pub use info::{Dim, ValueInfo};
 pub use tensor::{Tensor, TensorData};

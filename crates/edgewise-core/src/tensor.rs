@@ -1,11 +1,14 @@
 //! Host-side tensors: a typed buffer plus its dims, checked on construction.
 
+use half::f16;
+
 use crate::{DType, Error, Result};
 
 /// The typed storage of a [`Tensor`], one variant per [`DType`].
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum TensorData {
+    F16(Vec<f16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
     I8(Vec<i8>),
@@ -23,6 +26,7 @@ pub enum TensorData {
 macro_rules! each_variant {
     ($data:expr, $v:ident => $body:expr) => {
         match $data {
+            TensorData::F16($v) => $body,
             TensorData::F32($v) => $body,
             TensorData::F64($v) => $body,
             TensorData::I8($v) => $body,
@@ -42,6 +46,7 @@ impl TensorData {
     /// The element type of this storage.
     pub fn dtype(&self) -> DType {
         match self {
+            TensorData::F16(_) => DType::F16,
             TensorData::F32(_) => DType::F32,
             TensorData::F64(_) => DType::F64,
             TensorData::I8(_) => DType::I8,
@@ -64,6 +69,12 @@ impl TensorData {
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The elements as little-endian bytes (booleans one byte each), as ONNX's `raw_data`
+    /// stores them.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        each_variant!(self, v => v.iter().flat_map(|x| x.to_le_bytes()).collect())
     }
 }
 

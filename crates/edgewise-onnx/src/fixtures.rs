@@ -11,8 +11,11 @@ use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
 pub type Fixture = fn() -> Vec<u8>;
 
 /// Every fixture, by the file name (without `.onnx`) the JS tests load it from.
-pub const ALL: [(&str, Fixture); 7] = [
+pub const ALL: [(&str, Fixture); 10] = [
     ("mlp", mlp),
+    ("unshaped", unshaped),
+    ("rate_branch", rate_branch),
+    ("declared_batch_one", declared_batch_one),
     ("border_chain", border_chain),
     ("dct_codec", dct_codec),
     ("dtypes", dtypes),
@@ -122,6 +125,77 @@ pub fn two_inputs() -> Vec<u8> {
     g.input("b", DType::F32, &[batch(), Dim::Fixed(2)]);
     g.node("Add", &["a", "b"], "sum", vec![]);
     g.output("sum", DType::F32, &[batch(), Dim::Fixed(2)]);
+    g.to_bytes()
+}
+
+/// `y = ReduceSum(relu(x), axes = [-1], keepdims = 0)` with `x` float32 declared without a
+/// shape, as fully dynamic exports declare their inputs: tract cannot type it ahead, so a
+/// session plans it per input shape. Any rank ≥ 1 works; `y` has the rank of `x` minus one.
+pub fn unshaped() -> Vec<u8> {
+    let mut g = GraphBuilder::new("unshaped", 17);
+    g.input_unshaped("x", DType::F32);
+    g.initializer(tensor_i64("last", &[1], &[-1]));
+    g.node("Relu", &["x"], "r", vec![]);
+    g.node(
+        "ReduceSum",
+        &["r", "last"],
+        "y",
+        vec![("keepdims", Attr::Int(0))],
+    );
+    g.output_unshaped("y", DType::F32);
+    g.to_bytes()
+}
+
+/// The `rate` at which [`rate_branch`] takes its first branch.
+pub const RATE_BRANCH_RATE: i64 = 16000;
+
+/// A graph that branches on an input's value into results of different ranks, as voice
+/// activity exports branch on their sample rate: inputs `x` float32[n] and `rate` int64
+/// scalar; `y = unsqueeze(2·x, [0])` (float32[1,n]) when `rate == 16000`, else
+/// `y = unsqueeze(x, [0, 2])` (float32[1,n,1]).
+pub fn rate_branch() -> Vec<u8> {
+    let n = Dim::Symbolic("n".into());
+    let mut then = GraphBuilder::new("then", 17);
+    then.initializer(tensor_f32("two", &[], &[2.0]));
+    then.initializer(tensor_i64("axes_then", &[1], &[0]));
+    then.node("Mul", &["x", "two"], "doubled", vec![]);
+    then.node("Unsqueeze", &["doubled", "axes_then"], "y_then", vec![]);
+    then.output_unshaped("y_then", DType::F32);
+    let mut other = GraphBuilder::new("else", 17);
+    other.initializer(tensor_i64("axes_else", &[2], &[0, 2]));
+    other.node("Unsqueeze", &["x", "axes_else"], "y_else", vec![]);
+    other.output_unshaped("y_else", DType::F32);
+    let mut g = GraphBuilder::new("rate_branch", 17);
+    g.input("x", DType::F32, &[n]);
+    g.input("rate", DType::I64, &[]);
+    g.initializer(tensor_i64("expected_rate", &[], &[RATE_BRANCH_RATE]));
+    g.node("Equal", &["rate", "expected_rate"], "is_expected", vec![]);
+    g.node(
+        "If",
+        &["is_expected"],
+        "y",
+        vec![
+            ("then_branch", Attr::Graph(Box::new(then.graph()))),
+            ("else_branch", Attr::Graph(Box::new(other.graph()))),
+        ],
+    );
+    g.output_unshaped("y", DType::F32);
+    g.to_bytes()
+}
+
+/// [`mlp`] with a `value_info` that declares its hidden value `z` as float32[1,3]: exporters
+/// traced at batch 1 write such facts, which contradict the symbolic `batch` of the input.
+/// Computes exactly what `mlp` computes, for any batch.
+pub fn declared_batch_one() -> Vec<u8> {
+    let mut g = GraphBuilder::new("declared_batch_one", 17);
+    g.input("x", DType::F32, &[batch(), Dim::Fixed(4)]);
+    g.initializer(tensor_f32("w", &[4, 3], &MLP_W));
+    g.initializer(tensor_f32("b", &[3], &MLP_B));
+    g.node("MatMul", &["x", "w"], "xw", vec![]);
+    g.node("Add", &["xw", "b"], "z", vec![]);
+    g.node("Relu", &["z"], "y", vec![]);
+    g.value_info("z", DType::F32, &[Dim::Fixed(1), Dim::Fixed(3)]);
+    g.output("y", DType::F32, &[batch(), Dim::Fixed(3)]);
     g.to_bytes()
 }
 

@@ -32,6 +32,8 @@ pub enum Attr {
     Str(String),
     /// `TENSOR`
     Tensor(Box<TensorProto>),
+    /// `GRAPH` (the branches of `If`, the body of `Loop`)
+    Graph(Box<GraphProto>),
 }
 
 /// Builds one ONNX graph and wraps it in a model.
@@ -75,6 +77,7 @@ pub fn tensor_i64(name: &str, dims: &[usize], data: &[i64]) -> TensorProto {
 }
 
 fn value_info(name: &str, dtype: DType, dims: &[Dim]) -> ValueInfoProto {
+    let mut info = unshaped(name, dtype);
     let dim = dims
         .iter()
         .map(|d| Dimension {
@@ -85,12 +88,24 @@ fn value_info(name: &str, dtype: DType, dims: &[Dim]) -> ValueInfoProto {
             ..Default::default()
         })
         .collect();
+    if let Some(TypeProto {
+        value: Some(type_proto::Value::TensorType(t)),
+        ..
+    }) = info.r#type.as_mut()
+    {
+        t.shape = Some(TensorShapeProto { dim });
+    }
+    info
+}
+
+/// A value of this element type whose shape is not declared at all (not even its rank).
+fn unshaped(name: &str, dtype: DType) -> ValueInfoProto {
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
                 elem_type: dtype.onnx_code(),
-                shape: Some(TensorShapeProto { dim }),
+                shape: None,
             })),
             ..Default::default()
         }),
@@ -128,6 +143,10 @@ fn attribute(name: &str, value: Attr) -> AttributeProto {
             a.t = Some(*t);
             AttributeType::Tensor
         }
+        Attr::Graph(g) => {
+            a.g = Some(*g);
+            AttributeType::Graph
+        }
     };
     a.r#type = kind as i32;
     a
@@ -164,10 +183,33 @@ impl GraphBuilder {
         name.into()
     }
 
+    /// Declares a graph input without a shape (fully dynamic, as many exporters write them).
+    pub fn input_unshaped(&mut self, name: &str, dtype: DType) -> String {
+        self.graph.input.push(unshaped(name, dtype));
+        name.into()
+    }
+
     /// Declares a graph output.
     pub fn output(&mut self, name: &str, dtype: DType, dims: &[Dim]) -> &mut Self {
         self.graph.output.push(value_info(name, dtype, dims));
         self
+    }
+
+    /// Declares a graph output without a shape.
+    pub fn output_unshaped(&mut self, name: &str, dtype: DType) -> &mut Self {
+        self.graph.output.push(unshaped(name, dtype));
+        self
+    }
+
+    /// Declares the type and shape of an intermediate value (`value_info`).
+    pub fn value_info(&mut self, name: &str, dtype: DType, dims: &[Dim]) -> &mut Self {
+        self.graph.value_info.push(value_info(name, dtype, dims));
+        self
+    }
+
+    /// The graph alone, for use as a sub-graph attribute ([`Attr::Graph`]).
+    pub fn graph(&self) -> GraphProto {
+        self.graph.clone()
     }
 
     /// Adds a constant tensor (weights) and returns its name.

@@ -160,6 +160,7 @@ fn decode(dtype: DType, raw: &[u8]) -> Result<TensorData, String> {
         };
     }
     Ok(match dtype {
+        DType::F16 => TensorData::F16(le!(edgewise_runtime::f16, 2)),
         DType::F32 => TensorData::F32(le!(f32, 4)),
         DType::F64 => TensorData::F64(le!(f64, 8)),
         DType::I8 => TensorData::I8(le!(i8, 1)),
@@ -219,6 +220,7 @@ fn compare(name: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Res
                 // Printed at the precision of the element type.
                 let show = |x: f64| match want.dtype() {
                     DType::F32 => format!("{}", x as f32),
+                    DType::F16 => format!("{}", edgewise_runtime::f16::from_f64(x)),
                     _ => format!("{x}"),
                 };
                 let shown = format!(
@@ -263,6 +265,7 @@ fn values(d: &TensorData) -> Values {
         Values::Int(v.iter().map(|&x| x.into()).collect())
     }
     match d {
+        TensorData::F16(v) => Values::Float(v.iter().map(|&x| f64::from(x)).collect()),
         TensorData::F32(v) => Values::Float(v.iter().map(|&x| x as f64).collect()),
         TensorData::F64(v) => Values::Float(v.clone()),
         TensorData::I8(v) => ints(v),

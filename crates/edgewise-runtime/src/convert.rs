@@ -11,6 +11,7 @@ fn runtime_err(e: impl std::fmt::Display) -> Error {
 pub(crate) fn to_tract(t: &Tensor) -> Result<TractTensor> {
     let dims = t.dims();
     let result = match t.data() {
+        TensorData::F16(v) => TractTensor::from_shape(dims, v),
         TensorData::F32(v) => TractTensor::from_shape(dims, v),
         TensorData::F64(v) => TractTensor::from_shape(dims, v),
         TensorData::I8(v) => TractTensor::from_shape(dims, v),
@@ -41,6 +42,7 @@ fn elements<T: Datum + Copy>(t: &TractTensor) -> Result<Vec<T>> {
 /// `symbols` gives values to the symbolic ints a shape computation may return.
 pub(crate) fn from_tract(t: &TractTensor, name: &str, symbols: &SymbolValues) -> Result<Tensor> {
     let data = match t.datum_type() {
+        DatumType::F16 => TensorData::F16(elements(t)?),
         DatumType::F32 => TensorData::F32(elements(t)?),
         DatumType::F64 => TensorData::F64(elements(t)?),
         DatumType::I8 => TensorData::I8(elements(t)?),
@@ -74,6 +76,7 @@ pub(crate) fn from_tract(t: &TractTensor, name: &str, symbols: &SymbolValues) ->
 /// The edgewise type of a tract datum type, if it is one edgewise carries.
 pub(crate) fn dtype_of(dt: DatumType) -> Option<DType> {
     Some(match dt {
+        DatumType::F16 => DType::F16,
         DatumType::F32 => DType::F32,
         DatumType::F64 => DType::F64,
         DatumType::I8 => DType::I8,
@@ -88,4 +91,22 @@ pub(crate) fn dtype_of(dt: DatumType) -> Option<DType> {
         DatumType::TDim => DType::I64,
         _ => return None,
     })
+}
+
+/// tract's datum type for an edgewise element type.
+pub(crate) fn datum_type(dt: DType) -> DatumType {
+    match dt {
+        DType::F16 => DatumType::F16,
+        DType::F32 => DatumType::F32,
+        DType::F64 => DatumType::F64,
+        DType::I8 => DatumType::I8,
+        DType::I16 => DatumType::I16,
+        DType::I32 => DatumType::I32,
+        DType::I64 => DatumType::I64,
+        DType::U8 => DatumType::U8,
+        DType::U16 => DatumType::U16,
+        DType::U32 => DatumType::U32,
+        DType::U64 => DatumType::U64,
+        DType::Bool => DatumType::Bool,
+    }
 }

@@ -16,16 +16,18 @@
 
 mod convert;
 mod feeds;
-mod kernels;
 mod load;
+mod ops;
 mod plan;
 mod report;
 mod session;
+mod specialize;
 mod staged;
 mod submodel;
 mod tract_plan;
 
-pub use edgewise_core::{DType, Dim, Error, Result, Tensor, TensorData, ValueInfo};
+pub use edgewise_core::{DType, Dim, Error, Result, Tensor, TensorData, ValueInfo, f16};
 pub use edgewise_gpu::GpuOptions;
 pub use report::{Placement, StageKind, StageReport};
-pub use session::{Provider, Session, SessionOptions};
+pub use session::{DEFAULT_PLAN_CACHE_SIZE, Provider, Session, SessionOptions};
+pub use specialize::PlanStats;

@@ -5,11 +5,14 @@ use std::collections::HashSet;
 use edgewise_core::{DType, Dim, Error, Result, ValueInfo};
 use tract_onnx::pb::{self, GraphProto, ModelProto, type_proto};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::floats::FloatPrecisionTranslator;
 use tract_onnx::tract_core::internal::DimLike;
+use tract_onnx::tract_core::transform::ModelTransform;
 
 use crate::convert::dtype_of;
 
 /// A decoded model: the protobuf and the framework that parsed it.
+#[derive(Clone)]
 pub(crate) struct Decoded {
     pub proto: ModelProto,
     pub framework: tract_onnx::Onnx,
@@ -21,7 +24,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
         return Err(Error::InvalidModel("the model is empty (0 bytes)".into()));
     }
     let mut framework = tract_onnx::onnx();
-    crate::kernels::register(&mut framework);
+    crate::ops::register(&mut framework);
     edgewise_ops::Registry::standard().install(&mut framework);
     let proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
         Error::InvalidModel(format!(
@@ -164,31 +167,119 @@ pub(crate) fn complete_outputs(outputs: &mut [ValueInfo], model: &TypedModel) {
     }
 }
 
-/// Parses, types and (optionally) optimizes the graph into a typed model. Also returns the
-/// names of the graph's sources in the order of the typed model's inputs: typing may rename a
-/// source node (tract folds an identity op into it), so the names are read before.
-pub(crate) fn typed_model(d: &Decoded, optimize: bool) -> Result<(TypedModel, Vec<String>)> {
-    let inference = d
+/// A parsed (not yet typed) graph, with the names of its sources in the order of tract's
+/// model inputs: typing may rename a source node (tract folds an identity op into it), so the
+/// names are read here.
+#[derive(Clone)]
+pub(crate) struct Parsed {
+    pub model: InferenceModel,
+    pub sources: Vec<String>,
+}
+
+/// Parses the graph. Errors here are final: no choice of shapes changes them.
+pub(crate) fn parse(d: &Decoded) -> Result<Parsed> {
+    let model = d
         .framework
         .model_for_proto_model(&d.proto)
         .map_err(|e| Error::InvalidModel(format!("{e:#}")))?;
-    let sources = inference
+    let sources = model
         .input_outlets()
         .map_err(|e| Error::InvalidModel(e.to_string()))?
         .iter()
-        .map(|o| inference.node(o.node).name.clone())
+        .map(|o| model.node(o.node).name.clone())
         .collect();
-    let typed = inference
+    Ok(Parsed { model, sources })
+}
+
+/// Types a parsed graph and (optionally) optimizes it. Half-precision work is done in single
+/// precision, as onnxruntime's CPU provider does it: inputs and outputs keep their `float16`
+/// type, everything between is computed in `float32` (tract's portable f16 kernels are far
+/// slower, and less accurate).
+pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<TypedModel> {
+    let mut typed = model
         .into_typed()
         .map_err(|e| Error::InvalidModel(format!("typing failed: {e:#}")))?;
-    let model = if optimize {
+    if computes_in_f16(&typed) {
+        FloatPrecisionTranslator::new(f16::datum_type(), f32::datum_type())
+            .transform(&mut typed)
+            .map_err(|e| Error::InvalidModel(format!("float16 to float32: {e:#}")))?;
+    }
+    if optimize {
         typed
             .into_optimized()
-            .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))?
+            .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))
     } else {
         typed
             .into_decluttered()
-            .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))?
+            .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))
+    }
+}
+
+/// Whether any value of the model is a half-precision float.
+fn computes_in_f16(model: &TypedModel) -> bool {
+    model.nodes().iter().any(|n| {
+        n.outputs
+            .iter()
+            .any(|o| o.fact.datum_type == f16::datum_type())
+    })
+}
+
+/// Pins symbolic input dims by name (onnxruntime's `freeDimensionOverrides`): every
+/// `dim_param` of that name in the graph's inputs, outputs and value infos becomes a fixed
+/// size. A name that no input uses is an error naming the ones it has.
+pub(crate) fn override_dims(proto: &mut ModelProto, overrides: &[(String, usize)]) -> Result<()> {
+    use pb::tensor_shape_proto::dimension::Value;
+    if overrides.is_empty() {
+        return Ok(());
+    }
+    let Some(g) = proto.graph.as_mut() else {
+        return Ok(());
     };
-    Ok((model, sources))
+    fn dims_of(v: &mut pb::ValueInfoProto) -> Vec<&mut Option<Value>> {
+        match v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            Some(type_proto::Value::TensorType(t)) => t
+                .shape
+                .as_mut()
+                .map(|s| s.dim.iter_mut().map(|d| &mut d.value).collect())
+                .unwrap_or_default(),
+            _ => vec![],
+        }
+    }
+    let mut named: Vec<String> = Vec::new();
+    for input in g.input.iter_mut() {
+        for d in dims_of(input) {
+            if let Some(Value::DimParam(p)) = d
+                && !named.contains(p)
+            {
+                named.push(p.clone());
+            }
+        }
+    }
+    for (name, _) in overrides {
+        if !named.contains(name) {
+            let known = if named.is_empty() {
+                "the inputs have no named dims".to_string()
+            } else {
+                format!("the inputs' named dims are: {}", named.join(", "))
+            };
+            return Err(Error::InvalidArgument(format!(
+                "freeDimensionOverrides: no input has a dimension named '{name}'; {known}"
+            )));
+        }
+    }
+    for v in g
+        .input
+        .iter_mut()
+        .chain(g.output.iter_mut())
+        .chain(g.value_info.iter_mut())
+    {
+        for d in dims_of(v) {
+            if let Some(Value::DimParam(p)) = d
+                && let Some((_, n)) = overrides.iter().find(|(name, _)| name == p)
+            {
+                *d = Some(Value::DimValue(*n as i64));
+            }
+        }
+    }
+    Ok(())
 }

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-#[cfg(target_arch = "wasm32")]
-use edgewise_core::Error;
-use edgewise_core::{Dim, Result, Tensor, ValueInfo};
+use edgewise_core::{Dim, Error, Result, Tensor, ValueInfo};
 use edgewise_gpu::{Gpu, GpuOptions};
 use tract_onnx::prelude::*;
 
+use crate::load::{Decoded, Parsed};
 use crate::plan::{self, StageKind};
 use crate::report::{Placement, StageReport};
+use crate::specialize::{self, PerShape, PlanStats};
 use crate::staged::Staged;
 use crate::tract_plan::{TractPlan, guard};
 use crate::{convert, feeds, load, submodel};
@@ -37,7 +37,16 @@ pub struct SessionOptions {
     pub providers: Vec<Provider>,
     /// Device selection and limits for the GPU stages.
     pub gpu: GpuOptions,
+    /// Symbolic input dims pinned to a size at create, by name (onnxruntime's
+    /// `freeDimensionOverrides`): the model is typed with that size and feeds must match it.
+    pub free_dimension_overrides: Vec<(String, usize)>,
+    /// The most plans kept at once for a model planned per input shape (one that does not
+    /// type with its symbolic shapes); least recently used ones go first.
+    pub plan_cache_size: usize,
 }
+
+/// Plans kept per session by default when a model is planned per input shape.
+pub const DEFAULT_PLAN_CACHE_SIZE: usize = 8;
 
 impl Default for SessionOptions {
     fn default() -> Self {
@@ -45,13 +54,19 @@ impl Default for SessionOptions {
             optimize: true,
             providers: vec![Provider::Cpu],
             gpu: GpuOptions::default(),
+            free_dimension_overrides: Vec::new(),
+            plan_cache_size: DEFAULT_PLAN_CACHE_SIZE,
         }
     }
 }
 
 enum Engine {
-    /// The whole model as one tract plan (edgewise operators run their CPU kernels inside it).
-    Single(Box<TractPlan>, Vec<StageReport>),
+    /// The whole model as one tract plan (edgewise operators run their CPU kernels inside it),
+    /// and the parsed model, kept to plan per input shape should this plan fail at run time
+    /// (tract's symbolic typing is occasionally wrong where concrete typing is right).
+    Single(Box<TractPlan>, Box<Fallback>, Vec<StageReport>),
+    /// One plan per input signature, for a model that does not type symbolically.
+    PerShape(Box<PerShape>, Vec<StageReport>),
     /// CPU and GPU stages.
     Staged(Box<Staged>),
 }
@@ -81,8 +96,9 @@ impl Session {
     /// model that uses edgewise operators, this requests a GPU device, hence `async`.
     pub async fn create(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
         let decoded = guard(|| {
-            let decoded = load::decode(bytes)?;
+            let mut decoded = load::decode(bytes)?;
             load::check_operators(&decoded)?;
+            load::override_dims(&mut decoded.proto, &options.free_dimension_overrides)?;
             Ok(decoded)
         })?;
         let (inputs, mut outputs) = load::signature(&decoded.proto);
@@ -94,24 +110,39 @@ impl Session {
         let uses_custom = graph.node.iter().any(|n| n.domain == edgewise_ops::DOMAIN);
         let wants_gpu = options.providers.first() == Some(&Provider::WebGpu);
         if !(wants_gpu && uses_custom) {
-            let plan = guard(|| TractPlan::build(&decoded, options.optimize))?;
-            outputs = plan.outputs.clone();
             let nodes = graph
                 .node
                 .iter()
                 .map(|n| format!("{} ({})", n.name, n.op_type))
                 .collect();
-            let report = StageReport {
+            let report = vec![StageReport {
                 index: 0,
                 kind: StageKind::Cpu,
                 nodes,
                 placement: Placement::Cpu,
                 fallback: None,
+            }];
+            let parsed = guard(|| load::parse(&decoded))?;
+            let fallback = Fallback {
+                parsed: parsed.clone(),
+                inputs: inputs.clone(),
+                outputs: outputs.clone(),
+                optimize: options.optimize,
+                capacity: options.plan_cache_size,
+            };
+            let engine = match guard(|| {
+                symbolic_plan(&decoded, parsed, &inputs, &outputs, options.optimize)
+            })? {
+                Ok(plan) => {
+                    outputs = plan.outputs.clone();
+                    Engine::Single(Box::new(plan), Box::new(fallback), report)
+                }
+                Err(reason) => Engine::PerShape(Box::new(fallback.per_shape(reason)), report),
             };
             return Ok(Session {
                 inputs,
                 outputs,
-                engine: Engine::Single(Box::new(plan), vec![report]),
+                engine,
             });
         }
         let gpu = match Gpu::new(&options.gpu).await {
@@ -162,7 +193,7 @@ impl Session {
     /// Where each stage ran on the last call (before any call: the plan).
     pub fn stages(&self) -> &[StageReport] {
         match &self.engine {
-            Engine::Single(_, r) => r,
+            Engine::Single(_, _, r) | Engine::PerShape(_, r) => r,
             Engine::Staged(s) => s.reports(),
         }
     }
@@ -171,7 +202,23 @@ impl Session {
     pub fn adapter(&self) -> Option<String> {
         match &self.engine {
             Engine::Staged(s) => s.gpu().map(|g| g.describe()),
-            Engine::Single(..) => None,
+            Engine::Single(..) | Engine::PerShape(..) => None,
+        }
+    }
+
+    /// How the session plans the model, and what its plan cache has done so far.
+    pub fn plan_stats(&self) -> PlanStats {
+        match &self.engine {
+            Engine::PerShape(p, _) => p.stats(),
+            Engine::Single(..) | Engine::Staged(..) => PlanStats {
+                per_shape: false,
+                reason: None,
+                built: 1,
+                reused: 0,
+                cached: 1,
+                capacity: 1,
+                pinned: vec![],
+            },
         }
     }
 
@@ -193,13 +240,35 @@ impl Session {
         feeds: Vec<(String, Tensor)>,
     ) -> Result<Vec<(String, Tensor)>> {
         let arranged = feeds::arrange(&self.inputs, feeds)?;
+        if let Engine::PerShape(plans, _) = &mut self.engine {
+            let produced = guard(|| plans.run(&arranged.tensors))?;
+            return self.collect(&produced, &SymbolValues::default());
+        }
         let values = arranged
             .tensors
             .iter()
             .map(|t| Ok(convert::to_tract(t)?.into_tvalue()))
             .collect::<Result<Vec<TValue>>>()?;
         let (produced, symbols) = match &mut self.engine {
-            Engine::Single(plan, _) => (plan.run(values)?, plan.symbols(&arranged.symbols)),
+            Engine::Single(plan, fallback, report) => match plan.run(values) {
+                Ok(produced) => {
+                    let symbols = plan.symbols(&arranged.symbols);
+                    (produced, symbols)
+                }
+                Err(Error::Runtime(why)) => {
+                    // Typed with concrete shapes, the model may run: if it does, the session
+                    // plans per input shape from now on.
+                    let mut per_shape = fallback.per_shape(format!(
+                        "the plan typed with symbolic shapes failed at run time: {why}"
+                    ));
+                    let produced = guard(|| per_shape.run(&arranged.tensors))
+                        .map_err(|_| Error::Runtime(why))?;
+                    let report = std::mem::take(report);
+                    self.engine = Engine::PerShape(Box::new(per_shape), report);
+                    return self.collect(&produced, &SymbolValues::default());
+                }
+                Err(e) => return Err(e),
+            },
             Engine::Staged(staged) => {
                 let named = self
                     .inputs
@@ -211,14 +280,24 @@ impl Session {
                 let produced = staged.run(named, &wanted).await?;
                 (produced.into_iter().collect(), SymbolValues::default())
             }
+            Engine::PerShape(..) => unreachable!("served above"),
         };
+        self.collect(&produced, &symbols)
+    }
+
+    /// Outputs in declaration order, as host tensors.
+    fn collect(
+        &self,
+        produced: &[TValue],
+        symbols: &SymbolValues,
+    ) -> Result<Vec<(String, Tensor)>> {
         self.outputs
             .iter()
             .zip(produced.iter())
             .map(|(info, value)| {
                 Ok((
                     info.name.clone(),
-                    convert::from_tract(value, &info.name, &symbols)?,
+                    convert::from_tract(value, &info.name, symbols)?,
                 ))
             })
             .collect()
@@ -229,6 +308,62 @@ impl Session {
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
         edgewise_gpu::block_on(self.run_async(feeds))
     }
+}
+
+/// What a session keeps to plan per input shape: the parsed model and its signature.
+struct Fallback {
+    parsed: Parsed,
+    inputs: Vec<ValueInfo>,
+    outputs: Vec<ValueInfo>,
+    optimize: bool,
+    capacity: usize,
+}
+
+impl Fallback {
+    fn per_shape(&self, reason: String) -> PerShape {
+        PerShape::new(
+            self.parsed.clone(),
+            self.inputs.clone(),
+            self.outputs.clone(),
+            self.optimize,
+            self.capacity,
+            reason,
+        )
+    }
+}
+
+/// The plan typed with the model's symbolic shapes, or why there is none. Declared value
+/// infos that contradict tract's typing are forgotten and typing tried once more. Typing
+/// errors come back as `Ok(Err(reason))`, since concrete shapes may fix them.
+fn symbolic_plan(
+    decoded: &Decoded,
+    parsed: Parsed,
+    inputs: &[ValueInfo],
+    outputs: &[ValueInfo],
+    optimize: bool,
+) -> Result<std::result::Result<TractPlan, String>> {
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let declares = decoded
+        .proto
+        .graph
+        .as_ref()
+        .is_some_and(|g| !g.value_info.is_empty());
+    let lenient = declares.then(|| {
+        let mut p = parsed.clone();
+        specialize::forget_declared_facts(&mut p.model);
+        p
+    });
+    let why = match TractPlan::from_parsed(parsed, &names, outputs.to_vec(), optimize) {
+        Ok(plan) => return Ok(Ok(plan)),
+        Err(Error::InvalidModel(why)) => why,
+        Err(e) => return Err(e),
+    };
+    if let Some(lenient) = lenient
+        && let Ok(plan) = TractPlan::from_parsed(lenient, &names, outputs.to_vec(), optimize)
+    {
+        return Ok(Ok(plan));
+    }
+    Ok(Err(why))
 }
 
 /// Fills gaps in the declared output types from the whole model's typing.

@@ -5,44 +5,68 @@ use std::sync::Arc;
 use edgewise_core::{Error, Result, ValueInfo};
 use tract_onnx::prelude::*;
 
-use crate::load::{self, Decoded};
+use crate::load::{self, Decoded, Parsed};
 
 /// A typed, optimized tract plan with its declared signature.
 pub(crate) struct TractPlan {
     pub outputs: Vec<ValueInfo>,
     /// For each declared input, its position among tract's model inputs.
     input_slots: Vec<usize>,
+    /// The element type of each model input (a `float16` input runs as `float32`).
+    input_types: Vec<DatumType>,
     plan: Arc<TypedRunnableModel>,
     state: Option<TypedSimpleState>,
 }
 
 impl TractPlan {
-    /// Types, optimizes and plans a decoded model.
+    /// Types, optimizes and plans a decoded model with the input shapes it declares.
     pub fn build(decoded: &Decoded, optimize: bool) -> Result<TractPlan> {
-        let (inputs, mut outputs) = load::signature(&decoded.proto);
-        let (model, names) = load::typed_model(decoded, optimize)?;
-        load::complete_outputs(&mut outputs, &model);
+        let (inputs, outputs) = load::signature(&decoded.proto);
+        let names: Vec<String> = inputs.into_iter().map(|i| i.name).collect();
+        TractPlan::from_parsed(load::parse(decoded)?, &names, outputs, optimize)
+    }
+
+    /// Types, optimizes and plans a parsed model. `inputs` names the values a run feeds, in
+    /// the order it feeds them; they must be exactly the graph's sources.
+    pub fn from_parsed(
+        parsed: Parsed,
+        inputs: &[String],
+        mut outputs: Vec<ValueInfo>,
+        optimize: bool,
+    ) -> Result<TractPlan> {
+        let Parsed { model, sources } = parsed;
         let input_slots = inputs
             .iter()
-            .map(|i| {
-                names.iter().position(|n| *n == i.name).ok_or_else(|| {
-                    Error::InvalidModel(format!("input '{}' is not a source of the graph", i.name))
+            .map(|name| {
+                sources.iter().position(|n| n == name).ok_or_else(|| {
+                    Error::InvalidModel(format!("input '{name}' is not a source of the graph"))
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        if input_slots.len() != names.len() {
+        if input_slots.len() != sources.len() {
             return Err(Error::InvalidModel(format!(
-                "the graph has {} sources but declares {} inputs",
-                names.len(),
+                "the graph has {} sources but {} inputs are fed",
+                sources.len(),
                 input_slots.len()
             )));
         }
+        let model = load::typed_model(model, optimize)?;
+        load::complete_outputs(&mut outputs, &model);
+        let input_types = model
+            .input_outlets()
+            .and_then(|ins| {
+                ins.iter()
+                    .map(|o| Ok(model.outlet_fact(*o)?.datum_type))
+                    .collect::<TractResult<Vec<_>>>()
+            })
+            .map_err(|e| Error::InvalidModel(format!("{e:#}")))?;
         let plan = model
             .into_runnable()
             .map_err(|e| Error::InvalidModel(format!("{e:#}")))?;
         Ok(TractPlan {
             outputs,
             input_slots,
+            input_types,
             plan,
             state: None,
         })
@@ -53,7 +77,18 @@ impl TractPlan {
     pub fn run(&mut self, values: Vec<TValue>) -> Result<TVec<TValue>> {
         let mut slots: Vec<Option<TValue>> = vec![None; values.len()];
         for (value, &slot) in values.into_iter().zip(&self.input_slots) {
-            slots[slot] = Some(value);
+            let want = self.input_types[slot];
+            slots[slot] = Some(
+                if value.datum_type() == f16::datum_type() && want != value.datum_type() {
+                    value
+                        .cast_to_dt(want)
+                        .map_err(|e| Error::Runtime(format!("{e:#}")))?
+                        .into_owned()
+                        .into_tvalue()
+                } else {
+                    value
+                },
+            );
         }
         let values: TVec<TValue> = slots.into_iter().flatten().collect();
         let mut state = match self.state.take() {

@@ -5,6 +5,7 @@
 
 /** Element types, named as onnxruntime-web names them. */
 export type TensorType =
+  | 'float16'
   | 'float32'
   | 'float64'
   | 'int8'
@@ -19,6 +20,8 @@ export type TensorType =
 
 /** The typed array that holds each element type. */
 export interface TensorDataTypeMap {
+  /** IEEE half-precision bits, as onnxruntime-web stores float16 without Float16Array. */
+  float16: Uint16Array;
   float32: Float32Array;
   float64: Float64Array;
   int8: Int8Array;
@@ -34,6 +37,8 @@ export interface TensorDataTypeMap {
 
 /** Plain arrays accepted in place of a typed array (they are converted). */
 export interface TensorPlainTypeMap {
+  /** Numbers, rounded to half precision. */
+  float16: number[];
   float32: number[];
   float64: number[];
   int8: number[];
@@ -46,6 +51,11 @@ export interface TensorPlainTypeMap {
   uint64: (number | bigint)[];
   bool: boolean[];
 }
+
+/** The IEEE half-precision bits of a number (round to nearest even), for float16 tensors. */
+export declare function toFloat16Bits(x: number): number;
+/** The number that IEEE half-precision bits stand for. */
+export declare function fromFloat16Bits(bits: number): number;
 
 /** A dense tensor on the CPU. */
 export declare class Tensor<T extends TensorType = TensorType> {
@@ -82,6 +92,27 @@ export interface StageReport {
   readonly fallback: string | null;
 }
 
+/** How a session plans its model, and what its plan cache has done. */
+export interface PlanReport {
+  /**
+   * false: one plan typed with the model's symbolic shapes serves every call. true: the model
+   * does not type symbolically, and each distinct input signature gets its own plan.
+   */
+  readonly perShape: boolean;
+  /** Why the symbolic plan could not be used, or null. */
+  readonly reason: string | null;
+  /** Plans built so far. */
+  readonly built: number;
+  /** Calls served by a plan built earlier. */
+  readonly reused: number;
+  /** Plans held now. */
+  readonly cached: number;
+  /** The most plans held at once (`planCacheSize`). */
+  readonly capacity: number;
+  /** Inputs whose fed values the plans are specialized to (small integer inputs that branch). */
+  readonly pinned: readonly string[];
+}
+
 export declare namespace InferenceSession {
   /** Execution providers this build can run. */
   type ExecutionProvider = 'webgpu' | 'wasm' | 'cpu' | { name: 'webgpu' | 'wasm' | 'cpu' };
@@ -94,6 +125,16 @@ export declare namespace InferenceSession {
     executionProviders?: readonly ExecutionProvider[];
     /** 'disabled' skips the graph optimizer; every other level runs all of it. */
     graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+    /**
+     * Pins symbolic input dims by name, as onnxruntime-web's option: `{ batch: 1 }`. The model
+     * is typed with those sizes and feeds must match them. A name no input uses is an error.
+     */
+    freeDimensionOverrides?: { readonly [dimName: string]: number };
+    /**
+     * For a model that does not type with its symbolic shapes: the most plans (one per input
+     * signature) kept at once, least recently used dropped first. 8 by default.
+     */
+    planCacheSize?: number;
   }
 
   type FeedsType = { readonly [name: string]: Tensor };
@@ -128,6 +169,8 @@ export declare class InferenceSession {
    * on the CPU says why in `fallback`; a console warning says so too, once per reason.
    */
   stages(): readonly StageReport[];
+  /** How the model is planned and what the plan cache has done, as of the last settled call. */
+  plans(): PlanReport;
   /** The GPU adapter in use, or undefined. */
   readonly adapter: string | undefined;
   /** Frees the model; later runs reject. */

@@ -25,7 +25,47 @@ const TYPED_ARRAYS = {
   uint32: Uint32Array,
   uint64: BigUint64Array,
   bool: Uint8Array,
+  // IEEE half floats travel as their bits, as onnxruntime-web stores them without Float16Array.
+  // Listed after uint16, so that a bare Uint16Array still means uint16.
+  float16: Uint16Array,
 };
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** The IEEE half-precision bits of a number, rounded to nearest even (NaN and ±Inf kept). */
+export function toFloat16Bits(x) {
+  F32[0] = x;
+  const f = U32[0];
+  const sign = (f >>> 16) & 0x8000;
+  const exp = (f >>> 23) & 0xff;
+  let mant = f & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/** The number IEEE half-precision bits stand for. */
+export function fromFloat16Bits(h) {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
 
 function typeOfArray(data) {
   for (const [type, ctor] of Object.entries(TYPED_ARRAYS)) {
@@ -111,6 +151,7 @@ export class Tensor {
     if (Array.isArray(data)) {
       if (type === 'int64' || type === 'uint64') data = ctor.from(data, (v) => BigInt(v));
       else if (type === 'bool') data = ctor.from(data, (v) => (v ? 1 : 0));
+      else if (type === 'float16') data = ctor.from(data, toFloat16Bits);
       else data = ctor.from(data);
     } else if (type === 'uint8' && data instanceof Uint8ClampedArray) {
       data = new Uint8Array(data.buffer, data.byteOffset, data.length);
@@ -181,6 +222,34 @@ function providerList(options) {
   return names.map((n) => (n === 'wasm' ? 'cpu' : n));
 }
 
+/**
+ * `freeDimensionOverrides` (onnxruntime-web's option): `{ dimName: size }`, each size a
+ * non-negative integer. Returns `[names, sizes]`.
+ */
+function freeDimensions(options) {
+  const given = options?.freeDimensionOverrides;
+  if (given === undefined) return [[], []];
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new TypeError('freeDimensionOverrides must be an object mapping dimension names to sizes');
+  }
+  const entries = Object.entries(given);
+  for (const [name, size] of entries) {
+    if (!Number.isInteger(size) || size < 0 || size > 0xffffffff) {
+      throw new TypeError(`freeDimensionOverrides: '${name}' must be a non-negative integer, got ${String(size)}`);
+    }
+  }
+  return [entries.map(([n]) => n), Uint32Array.from(entries.map(([, s]) => s))];
+}
+
+/** Plans kept per session for a model planned per input shape (`planCacheSize`, default 8). */
+function planCacheSize(options) {
+  const size = options?.planCacheSize ?? 8;
+  if (!Number.isInteger(size) || size < 1 || size > 1024) {
+    throw new TypeError(`planCacheSize must be an integer from 1 to 1024, got ${String(size)}`);
+  }
+  return size;
+}
+
 /** Says once per session and reason when a GPU stage ran on the CPU. */
 function warnFallbacks(stages, warned) {
   for (const s of stages) {
@@ -205,6 +274,7 @@ export class InferenceSession {
   #queue = Promise.resolve();
   #warned = new Set();
   #stages = [];
+  #plans;
   #adapter;
 
   constructor(inner) {
@@ -218,13 +288,19 @@ export class InferenceSession {
   /**
    * Loads a model from bytes, a URL (fetched) or, in Node and Deno, a file path.
    * Options: `executionProviders` (['wasm'] by default; ['webgpu', 'wasm'] runs edgewise
-   * operators on the GPU where there is one), `graphOptimizationLevel` ('all' | 'disabled').
+   * operators on the GPU where there is one), `graphOptimizationLevel` ('all' | 'disabled'),
+   * `freeDimensionOverrides` (`{ batch: 1 }`: pins symbolic input dims by name, as in
+   * onnxruntime-web), `planCacheSize` (plans kept for a model that is planned per input
+   * shape; 8 by default).
    */
   static async create(model, options = {}) {
     const providers = providerList(options);
     const optimize = optimizeFlag(options);
+    const [dims, sizes] = freeDimensions(options);
+    const cacheSize = planCacheSize(options);
     const [bytes] = await Promise.all([loadModelBytes(model), init()]);
-    const session = new InferenceSession(await WasmSession.create(bytes, optimize, providers));
+    const inner = await WasmSession.create(bytes, optimize, providers, dims, sizes, cacheSize);
+    const session = new InferenceSession(inner);
     session.#report();
     return session;
   }
@@ -239,6 +315,18 @@ export class InferenceSession {
     return structuredClone(this.#stages);
   }
 
+  /**
+   * How the model is planned and what the plan cache has done, as of the last settled call:
+   * `{ perShape, reason, built, reused, cached, capacity, pinned }`. `perShape` is false when
+   * one plan typed with the model's symbolic shapes serves every call; otherwise each distinct
+   * input signature gets a plan (`reason` says why), and `pinned` lists inputs whose values
+   * the plans are specialized to (small integer inputs that control flow branches on).
+   */
+  plans() {
+    if (this.#inner === undefined) throw new Error('the session was released');
+    return structuredClone(this.#plans);
+  }
+
   /** The GPU adapter the session uses, or undefined. */
   get adapter() {
     return this.#adapter;
@@ -247,6 +335,7 @@ export class InferenceSession {
   /** Reads the stage report once a call has settled (never while a run holds the session). */
   #report() {
     this.#stages = this.#inner.stages();
+    this.#plans = this.#inner.plans();
     this.#adapter = this.#inner.adapter() ?? undefined;
     warnFallbacks(this.#stages, this.#warned);
   }
@@ -276,11 +365,16 @@ export class InferenceSession {
       }
       return [name, t.type, t.data, Array.from(t.dims)];
     });
+    let produced;
+    try {
+      produced = await this.#inner.run(entries);
+    } finally {
+      this.#report();
+    }
     const outputs = {};
-    for (const [name, type, data, dims] of await this.#inner.run(entries)) {
+    for (const [name, type, data, dims] of produced) {
       if (wanted.includes(name)) outputs[name] = new Tensor(type, data, dims);
     }
-    this.#report();
     return outputs;
   }
 

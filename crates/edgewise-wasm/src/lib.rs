@@ -65,11 +65,16 @@ fn busy() -> JsError {
 #[wasm_bindgen]
 impl WasmSession {
     /// Loads an ONNX model from its bytes. `optimize = false` skips tract's optimizer;
-    /// `providers` lists "webgpu" and/or "cpu" in order of preference.
+    /// `providers` lists "webgpu" and/or "cpu" in order of preference; `free_dims[i]` is
+    /// pinned to `free_sizes[i]` (onnxruntime's `freeDimensionOverrides`); `plan_cache_size`
+    /// bounds the plans kept for a model planned per input shape.
     pub async fn create(
         bytes: Vec<u8>,
         optimize: bool,
         providers: Vec<String>,
+        free_dims: Vec<String>,
+        free_sizes: Vec<u32>,
+        plan_cache_size: u32,
     ) -> Result<WasmSession, JsError> {
         let providers = providers
             .iter()
@@ -81,9 +86,19 @@ impl WasmSession {
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if free_dims.len() != free_sizes.len() {
+            return Err(JsError::new(
+                "freeDimensionOverrides: one size per dimension name is needed",
+            ));
+        }
         let options = SessionOptions {
             optimize,
             providers,
+            free_dimension_overrides: free_dims
+                .into_iter()
+                .zip(free_sizes.into_iter().map(|n| n as usize))
+                .collect(),
+            plan_cache_size: plan_cache_size as usize,
             ..Default::default()
         };
         let session = Session::create(&bytes, &options).await?;
@@ -117,6 +132,13 @@ impl WasmSession {
     /// ("cpu" or "webgpu") and, for a GPU stage that ran on the CPU, why.
     pub fn stages(&self) -> Result<js_sys::Array, JsError> {
         self.with(|s| marshal::stages(s.stages()))
+    }
+
+    /// `{ perShape, reason, built, reused, cached, capacity, pinned }`: how the model is
+    /// planned (one symbolic plan, or one per input signature and why) and what the plan
+    /// cache has done.
+    pub fn plans(&self) -> Result<js_sys::Object, JsError> {
+        self.with(|s| marshal::plan_stats(&s.plan_stats()))
     }
 
     /// The GPU adapter in use, or `undefined`.

@@ -1,7 +1,8 @@
 //! Conversions between JS values and edgewise tensors, checked so that no JS value can panic.
 
 use edgewise_runtime::{
-    DType, Dim, Error, Placement, StageKind, StageReport, Tensor, TensorData, ValueInfo,
+    DType, Dim, Error, Placement, PlanStats, StageKind, StageReport, Tensor, TensorData, ValueInfo,
+    f16,
 };
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -76,6 +77,29 @@ pub(crate) fn stages(reports: &[StageReport]) -> Array {
         .collect()
 }
 
+/// A session's plan statistics as a plain object.
+pub(crate) fn plan_stats(p: &PlanStats) -> Object {
+    let obj = Object::new();
+    set(&obj, "perShape", &JsValue::from_bool(p.per_shape));
+    let reason = p
+        .reason
+        .as_deref()
+        .map(JsValue::from_str)
+        .unwrap_or(JsValue::NULL);
+    set(&obj, "reason", &reason);
+    for (key, n) in [
+        ("built", p.built),
+        ("reused", p.reused),
+        ("cached", p.cached),
+        ("capacity", p.capacity),
+    ] {
+        set(&obj, key, &JsValue::from_f64(n as f64));
+    }
+    let pinned: Array = p.pinned.iter().map(|n| JsValue::from_str(n)).collect();
+    set(&obj, "pinned", &pinned);
+    obj
+}
+
 fn typed<A: JsCast + Clone>(
     name: &str,
     dtype: DType,
@@ -96,6 +120,14 @@ fn typed<A: JsCast + Clone>(
 fn data_from_js(name: &str, dtype: DType, data: &JsValue) -> Result<TensorData, Error> {
     use js_sys::*;
     Ok(match dtype {
+        // As onnxruntime-web without Float16Array: the IEEE half bits in a Uint16Array.
+        DType::F16 => TensorData::F16(
+            typed::<Uint16Array>(name, dtype, data, "Uint16Array")?
+                .to_vec()
+                .into_iter()
+                .map(f16::from_bits)
+                .collect(),
+        ),
         DType::F32 => {
             TensorData::F32(typed::<Float32Array>(name, dtype, data, "Float32Array")?.to_vec())
         }
@@ -177,6 +209,10 @@ pub(crate) fn tensor_to_js(name: &str, tensor: Tensor) -> JsValue {
     let dtype = tensor.dtype();
     let (data, dims) = tensor.into_parts();
     let data: JsValue = match data {
+        TensorData::F16(v) => {
+            let bits: Vec<u16> = v.iter().map(|x| x.to_bits()).collect();
+            Uint16Array::from(&bits[..]).into()
+        }
         TensorData::F32(v) => Float32Array::from(&v[..]).into(),
         TensorData::F64(v) => Float64Array::from(&v[..]).into(),
         TensorData::I8(v) => Int8Array::from(&v[..]).into(),

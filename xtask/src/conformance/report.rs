@@ -9,7 +9,13 @@ use serde::Deserialize;
 use super::COMMITTED;
 
 /// The suites, in report order (others found in the results follow).
-const SUITES: [&str; 4] = ["pytorch-converted", "pytorch-operator", "simple", "light"];
+const SUITES: [&str; 5] = [
+    "node",
+    "pytorch-converted",
+    "pytorch-operator",
+    "simple",
+    "light",
+];
 /// The line of the report the checks read back: `Passing: N of M (native and wasm)`.
 pub const PASSING: &str = "Passing: ";
 /// Failure reasons longer than this are cut in the report's table.
@@ -23,13 +29,17 @@ pub struct Outcome {
     pub reason: Option<String>,
 }
 
-/// One case with both results. `None`: the runner wrote no result for it.
+/// One case with every runner's result. `None`: the runner wrote no result for it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     pub suite: String,
     pub name: String,
+    /// The operator a `node` case tests; the suite for the others.
+    pub op: String,
     pub native: Option<Outcome>,
     pub wasm: Option<Outcome>,
+    /// onnxruntime (Python), the reference.
+    pub ort: Option<Outcome>,
 }
 
 impl Row {
@@ -39,6 +49,10 @@ impl Row {
 
     fn wasm_pass(&self) -> bool {
         self.wasm.as_ref().is_some_and(|o| o.pass)
+    }
+
+    fn ort_pass(&self) -> bool {
+        self.ort.as_ref().is_some_and(|o| o.pass)
     }
 
     /// `suite/name`, as the report writes it.
@@ -62,49 +76,83 @@ fn suite_rank(suite: &str) -> usize {
         .unwrap_or(SUITES.len())
 }
 
-/// Joins both runners' results by case id, in report order (suite order, then name).
-pub fn merge(native: Vec<Outcome>, wasm: Vec<Outcome>) -> Vec<Row> {
+/// Which runner an outcome came from.
+#[derive(Clone, Copy)]
+pub enum Side {
+    Native,
+    Wasm,
+    Ort,
+}
+
+/// Joins the runners' results by case id, in report order (suite order, then name). `ops`
+/// maps case ids to the operator they test.
+pub fn merge(outcomes: Vec<(Side, Vec<Outcome>)>, ops: &BTreeMap<String, String>) -> Vec<Row> {
     let mut rows: BTreeMap<(usize, String, String), Row> = BTreeMap::new();
-    let sides = native
-        .into_iter()
-        .map(|o| (o, true))
-        .chain(wasm.into_iter().map(|o| (o, false)));
-    for (outcome, is_native) in sides {
-        let (suite, name) = split_id(&outcome.id);
-        let row = rows
-            .entry((suite_rank(&suite), suite.clone(), name.clone()))
-            .or_insert_with(|| Row {
-                suite,
-                name,
-                native: None,
-                wasm: None,
-            });
-        if is_native {
-            row.native = Some(outcome);
-        } else {
-            row.wasm = Some(outcome);
+    for (side, list) in outcomes {
+        for outcome in list {
+            let (suite, name) = split_id(&outcome.id);
+            let op = ops
+                .get(&outcome.id)
+                .cloned()
+                .unwrap_or_else(|| suite.clone());
+            let row = rows
+                .entry((suite_rank(&suite), suite.clone(), name.clone()))
+                .or_insert_with(|| Row {
+                    suite,
+                    name,
+                    op,
+                    native: None,
+                    wasm: None,
+                    ort: None,
+                });
+            match side {
+                Side::Native => row.native = Some(outcome),
+                Side::Wasm => row.wasm = Some(outcome),
+                Side::Ort => row.ort = Some(outcome),
+            }
         }
     }
     rows.into_values().collect()
 }
 
-/// Per-suite counts: (suite, cases, native passes, wasm passes), then a total row.
-pub fn totals(rows: &[Row]) -> Vec<(String, usize, usize, usize)> {
-    let mut per: Vec<(String, usize, usize, usize)> = vec![];
+/// Counts over a group of cases.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Count {
+    pub cases: usize,
+    pub native: usize,
+    pub wasm: usize,
+    pub ort: usize,
+}
+
+impl Count {
+    fn add(&mut self, r: &Row) {
+        self.cases += 1;
+        self.native += usize::from(r.native_pass());
+        self.wasm += usize::from(r.wasm_pass());
+        self.ort += usize::from(r.ort_pass());
+    }
+}
+
+/// Per-suite counts, then a total row named `all`.
+pub fn totals(rows: &[Row]) -> Vec<(String, Count)> {
+    let mut per: Vec<(String, Count)> = vec![];
+    let mut all = Count::default();
     for r in rows {
         if per.last().is_none_or(|p| p.0 != r.suite) {
-            per.push((r.suite.clone(), 0, 0, 0));
+            per.push((r.suite.clone(), Count::default()));
         }
-        let p = per.last_mut().expect("pushed");
-        p.1 += 1;
-        p.2 += usize::from(r.native_pass());
-        p.3 += usize::from(r.wasm_pass());
+        per.last_mut().expect("pushed").1.add(r);
+        all.add(r);
     }
-    let all = per.iter().fold(("all".to_string(), 0, 0, 0), |a, p| {
-        (a.0, a.1 + p.1, a.2 + p.2, a.3 + p.3)
-    });
-    per.push(all);
+    per.push(("all".into(), all));
     per
+}
+
+/// Cases onnxruntime passes, and how many of them edgewise (wasm) passes too.
+pub fn against_reference(rows: &[Row]) -> (usize, usize) {
+    let reference: Vec<&Row> = rows.iter().filter(|r| r.ort_pass()).collect();
+    let both = reference.iter().filter(|r| r.wasm_pass()).count();
+    (reference.len(), both)
 }
 
 /// Cases that pass on both sides.
@@ -188,8 +236,43 @@ fn reason_cell(r: &Row) -> String {
     cell(&text, REASON_CHARS)
 }
 
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// The edgewise failures of a group of cases, one entry per distinct reason with the cases
+/// it stops (wasm's reason where the sides disagree).
+fn failure_summary(rows: &[&Row]) -> String {
+    let mut reasons: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !(r.native_pass() && r.wasm_pass())) {
+        let why = if r.wasm_pass() {
+            format!("native: {}", reason_of(&r.native))
+        } else {
+            reason_of(&r.wasm)
+        };
+        let short: String = why.chars().take(REASON_CHARS).collect();
+        reasons.entry(short).or_default().push(&r.name);
+    }
+    let parts: Vec<String> = reasons
+        .into_iter()
+        .map(|(why, cases)| {
+            let who = if cases.len() > 3 {
+                format!("{}, … ({} cases)", cases[..2].join(", "), cases.len())
+            } else {
+                cases.join(", ")
+            };
+            format!("{who}: {why}")
+        })
+        .collect();
+    cell(&parts.join(" · "), 3 * REASON_CHARS)
+}
+
 /// The whole report.
-pub fn render(rows: &[Row], onnx_version: &str) -> String {
+pub fn render(rows: &[Row], onnx_version: &str, ort_version: &str) -> String {
     let mut s = String::new();
     let both = passing_both(rows).len();
     let _ = writeln!(s, "# ONNX backend conformance\n");
@@ -200,9 +283,13 @@ pub fn render(rows: &[Row], onnx_version: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "- Source: the test data shipped in the `onnx` {onnx_version} wheel \
-         (`onnx/backend/test/data`), suites {}.",
-        SUITES.map(|s| format!("`{s}`")).join(", ")
+        "- Source: the `onnx` {onnx_version} wheel. Suites {} are its stored test data \
+         (`onnx/backend/test/data`); the `node` cases (one operator each, and `_expanded` \
+         variants written as the operator's function body) ship as code, \
+         `onnx.backend.test.case.node`, which builds each model and computes its expected \
+         outputs with numpy: `tests/conformance/export_cases.py` runs it and writes the cases \
+         in ONNX's layout first.",
+        SUITES[1..].map(|s| format!("`{s}`")).join(", ")
     );
     let _ = writeln!(
         s,
@@ -223,14 +310,27 @@ pub fn render(rows: &[Row], onnx_version: &str) -> String {
         s,
         "- native: `edgewise-runtime` on the host \
          (`cargo run -p edgewise-runtime --example conformance`); wasm: the npm package in Node \
-         (`node tests/conformance/run-wasm.mjs`).\n"
+         (`node tests/conformance/run-wasm.mjs`); onnxruntime: onnxruntime {ort_version} \
+         (Python, CPU) on the same cases in the same command, reading every stored value as \
+         ONNX's runner reads it and comparing as it compares \
+         (`tests/conformance/run_onnxruntime.py`).\n"
     );
     let _ = writeln!(s, "{PASSING}{both} of {} (native and wasm)\n", rows.len());
+    let (reference, matched) = against_reference(rows);
+    let _ = writeln!(
+        s,
+        "Of the {reference} cases onnxruntime passes, edgewise (wasm) passes {matched} ({}).\n",
+        percent(matched, reference)
+    );
     let _ = writeln!(s, "## Totals\n");
-    let _ = writeln!(s, "| suite | cases | native pass | wasm pass |");
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
-    for (suite, n, native, wasm) in totals(rows) {
-        let _ = writeln!(s, "| {suite} | {n} | {native} | {wasm} |");
+    let _ = writeln!(s, "| suite | cases | native pass | wasm pass | onnxruntime pass |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
+    for (suite, c) in totals(rows) {
+        let _ = writeln!(
+            s,
+            "| {suite} | {} | {} | {} | {} |",
+            c.cases, c.native, c.wasm, c.ort
+        );
     }
     let mut kinds: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for r in rows {
@@ -249,17 +349,55 @@ pub fn render(rows: &[Row], onnx_version: &str) -> String {
             let _ = writeln!(s, "| {k} | {n} | {w} |");
         }
     }
-    let _ = writeln!(s, "\n## Cases\n");
-    let _ = writeln!(s, "| case | native | wasm | reason for failure |");
-    let _ = writeln!(s, "| --- | :---: | :---: | --- |");
-    for r in rows {
+    let mut by_op: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.suite == "node") {
+        by_op.entry(&r.op).or_default().push(r);
+    }
+    if !by_op.is_empty() {
+        let _ = writeln!(s, "\n## Operators (`node` suite)\n");
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {} |",
+            "| operator | cases | native | wasm | onnxruntime | edgewise failures (cases: reason) |"
+        );
+        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | --- |");
+        for (op, group) in by_op {
+            let mut c = Count::default();
+            group.iter().for_each(|r| c.add(r));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(op, 60),
+                c.cases,
+                c.native,
+                c.wasm,
+                c.ort,
+                failure_summary(&group)
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## Cases\n");
+    let _ = writeln!(
+        s,
+        "| case | native | wasm | onnxruntime | reason for failure (edgewise; onnxruntime) |"
+    );
+    let _ = writeln!(s, "| --- | :---: | :---: | :---: | --- |");
+    for r in rows {
+        let mut why = reason_cell(r);
+        if !r.ort_pass() {
+            let ort = cell(&reason_of(&r.ort), REASON_CHARS);
+            why = if why.is_empty() {
+                format!("onnxruntime: {ort}")
+            } else {
+                format!("{why}; onnxruntime: {ort}")
+            };
+        }
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | {why} |",
             r.label(),
             mark(r.native_pass()),
             mark(r.wasm_pass()),
-            reason_cell(r)
+            mark(r.ort_pass()),
         );
     }
     s
@@ -395,8 +533,15 @@ mod tests {
         }
     }
 
-    fn sample() -> Vec<Row> {
+    fn both(native: Vec<Outcome>, wasm: Vec<Outcome>) -> Vec<Row> {
         merge(
+            vec![(Side::Native, native), (Side::Wasm, wasm)],
+            &BTreeMap::new(),
+        )
+    }
+
+    fn sample() -> Vec<Row> {
+        both(
             vec![
                 o("simple__b", true, None),
                 o(
@@ -444,13 +589,19 @@ mod tests {
     #[test]
     fn totals_per_suite_and_overall() {
         let t = totals(&sample());
+        let c = |cases, native, wasm| Count {
+            cases,
+            native,
+            wasm,
+            ort: 0,
+        };
         assert_eq!(
             t,
             vec![
-                ("pytorch-converted".to_string(), 1, 1, 1),
-                ("simple".to_string(), 3, 2, 1),
-                ("light".to_string(), 1, 0, 0),
-                ("all".to_string(), 5, 3, 2),
+                ("pytorch-converted".to_string(), c(1, 1, 1)),
+                ("simple".to_string(), c(3, 2, 1)),
+                ("light".to_string(), c(1, 0, 0)),
+                ("all".to_string(), c(5, 3, 2)),
             ]
         );
     }
@@ -498,7 +649,7 @@ mod tests {
     #[test]
     fn report_round_trips_its_passing_line_and_cases() {
         let rows = sample();
-        let text = render(&rows, "1.23.2");
+        let text = render(&rows, "1.23.2", "1.31.1");
         assert_eq!(parse_passing(&text), Some((2, 5)));
         assert_eq!(
             parse_passing_cases(&text),
@@ -508,11 +659,15 @@ mod tests {
                 .collect()
         );
         assert!(text.contains("`onnx` 1.23.2 wheel"));
-        assert!(text.contains("| `light/m` | ✘ | ✘ | load: unsupported operator X (node 'n') |"));
-        assert!(
-            text.contains("| `simple/only_wasm` | ✘ | ✘ | native: no result / wasm: run: boom |")
-        );
-        assert!(text.contains("| `simple/only_native` | ✔ | ✘ | wasm: no result |"));
+        assert!(text.contains(
+            "| `light/m` | ✘ | ✘ | ✘ | load: unsupported operator X (node 'n'); onnxruntime: no result |"
+        ));
+        assert!(text.contains(
+            "| `simple/only_wasm` | ✘ | ✘ | ✘ | native: no result / wasm: run: boom; onnxruntime: no result |"
+        ));
+        assert!(text.contains(
+            "| `simple/only_native` | ✔ | ✘ | ✘ | wasm: no result; onnxruntime: no result |"
+        ));
     }
 
     #[test]
@@ -530,13 +685,48 @@ mod tests {
             .iter()
             .map(|(id, p)| o(id, *p, (!p).then_some("run: x")))
             .collect();
-        merge(outs.clone(), outs)
+        both(outs.clone(), outs)
+    }
+
+    #[test]
+    fn operators_of_the_node_suite_get_a_row_each_with_onnxruntime_beside() {
+        let ops: BTreeMap<String, String> = [
+            ("node__test_abs", "Abs"),
+            ("node__test_abs_b", "Abs"),
+            ("node__test_relu", "Relu"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .into_iter()
+        .collect();
+        let side = |pass: [bool; 3]| {
+            ["node__test_abs", "node__test_abs_b", "node__test_relu"]
+                .iter()
+                .zip(pass)
+                .map(|(id, p)| o(id, p, (!p).then_some("run: boom")))
+                .collect::<Vec<_>>()
+        };
+        let rows = merge(
+            vec![
+                (Side::Native, side([true, false, true])),
+                (Side::Wasm, side([true, false, true])),
+                (Side::Ort, side([true, true, false])),
+            ],
+            &ops,
+        );
+        assert_eq!(against_reference(&rows), (2, 1));
+        let text = render(&rows, "1.23.2", "1.31.1");
+        assert!(text.contains("edgewise (wasm) passes 1 (50.0%)"), "{text}");
+        assert!(
+            text.contains("| Abs | 2 | 1 | 1 | 2 | test\\_abs\\_b: run: boom |"),
+            "{text}"
+        );
+        assert!(text.contains("| Relu | 1 | 1 | 1 | 0 |  |"), "{text}");
     }
 
     #[test]
     fn native_and_wasm_must_agree() {
         let rows = sample();
-        let committed = render(&rows, "1.23.2");
+        let committed = render(&rows, "1.23.2", "1.31.1");
         let v = check(&rows, Some(&committed), false);
         assert_eq!(v.errors.len(), 1, "{v:?}");
         assert!(v.errors[0].contains("pass natively but not in wasm: simple/only_native"));
@@ -545,7 +735,7 @@ mod tests {
     #[test]
     fn fewer_passes_than_committed_fail_unless_writing() {
         let before = same_both(&[("simple__a", true), ("simple__b", true)]);
-        let committed = render(&before, "1.23.2");
+        let committed = render(&before, "1.23.2", "1.31.1");
         let after = same_both(&[("simple__a", true), ("simple__b", false)]);
         let v = check(&after, Some(&committed), false);
         assert_eq!(v.errors.len(), 1, "{v:?}");
@@ -562,7 +752,7 @@ mod tests {
     #[test]
     fn more_passes_suggest_writing() {
         let before = same_both(&[("simple__a", true), ("simple__b", false)]);
-        let committed = render(&before, "1.23.2");
+        let committed = render(&before, "1.23.2", "1.31.1");
         let after = same_both(&[("simple__a", true), ("simple__b", true)]);
         let v = check(&after, Some(&committed), false);
         assert!(v.errors.is_empty(), "{v:?}");
