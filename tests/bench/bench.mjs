@@ -49,6 +49,11 @@ import { gzipSync } from 'node:zlib';
 import { EDGEWISE_PKG, fmt, log, MODELS, ortDir, REL_TOLERANCE, ROOT, setEdgewisePkg } from './common.mjs';
 import { cpuSummary, layers } from './layers.mjs';
 import { lightModelsDir, prepareModels } from './models.mjs';
+import { benchThirdParty } from './thirdparty.mjs';
+
+// Third-party outputs agree within each model's own stated tolerance in the tests; here the
+// bench only guards against a model that went wrong: 2% of the output's largest magnitude.
+const THIRD_PARTY_REL_TOLERANCE = 0.02;
 import { benchBatch, benchModel, checkModel, inputData, loadRuntimes, runOnce, startRuntimes } from './timing.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -75,6 +80,7 @@ function parseArgs(argv) {
     else if (a === '--no-memory') args.memory = false;
     else if (a === '--no-check') args.check = false;
     else if (a === '--no-batch') args.batch = false;
+    else if (a === '--no-third-party') args.thirdParty = false;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a positive integer');
@@ -229,6 +235,14 @@ async function main() {
     }
   }
 
+  let thirdParty;
+  if (args.thirdParty !== false) {
+    thirdParty = await benchThirdParty(rt, args);
+    for (const r of thirdParty) {
+      if (!(r.agreement.rel <= THIRD_PARTY_REL_TOLERANCE)) failures.push(`${r.name}: relative difference ${r.agreement.rel}`);
+    }
+  }
+
   const perModel = {};
   if (args.memory) {
     for (const name of names) {
@@ -259,6 +273,7 @@ async function main() {
     startup,
     models: results,
     batch,
+    thirdParty,
     memory: {
       afterStart: memoryAfterStart,
       highWater,

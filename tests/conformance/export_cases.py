@@ -1,7 +1,7 @@
 """Exports the ONNX backend test cases shipped in the `onnx` wheel as plain files.
 
 For every case of the suites `node`, `pytorch-converted`, `pytorch-operator`, `simple` and
-`light` this writes a directory `<out>/<suite>__<case>/` holding `case.json` and one raw
+`light` (and `contrib`, below) this writes a directory `<out>/<suite>__<case>/` holding `case.json` and one raw
 little-endian `.bin` file per tensor, so that the native and the wasm runners need no
 protobuf or numpy:
 
@@ -18,6 +18,10 @@ for the onnxruntime runner, which reads every value kind (sequences, optionals, 
 itself; it is null for `light` models, whose inputs exist only as exported here. `op` is the
 operator a `node` case tests (its `_expanded` variants, written as a function's body, count
 for the operator they expand) and the suite's name for the other suites.
+
+`contrib` holds onnxruntime's quantized contrib operators (`com.microsoft`) that int8 exports
+use, built here with random quantized inputs; their expected outputs are onnxruntime's, the
+only implementation that defines them.
 
 The wheel ships the `node` cases as code, not data: `onnx.backend.test.case.node` builds each
 model and computes its expected outputs with numpy, and this script writes them in ONNX's
@@ -54,7 +58,7 @@ import onnx
 import onnx.backend.test
 from onnx import numpy_helper
 
-SUITES = ["node", "pytorch-converted", "pytorch-operator", "simple", "light"]
+SUITES = ["node", "contrib", "pytorch-converted", "pytorch-operator", "simple", "light"]
 
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-7
@@ -282,6 +286,150 @@ def node_cases(out_root: str) -> list[dict]:
     return found
 
 
+def contrib_models() -> list[tuple[str, str, onnx.ModelProto, dict, float]]:
+    """(name, op, model, inputs, atol) for onnxruntime's quantized contrib operators
+    (`com.microsoft`) that int8 exports use. Each model ends in `DequantizeLinear` (or is
+    float already), so outputs compare within a stated tolerance: one quantization step for
+    static quantization, more for `DynamicQuantizeLSTM`, which onnxruntime computes with
+    activations quantized at every step."""
+    from onnx import TensorProto as T  # noqa: PLC0415
+    from onnx import helper as h  # noqa: PLC0415
+
+    rng = np.random.default_rng(7)
+    ms = [h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)]
+
+    def q(name, scale, zp, dt=np.uint8):
+        return [
+            numpy_helper.from_array(np.array(scale, np.float32), f"{name}_scale"),
+            numpy_helper.from_array(np.array(zp, dt), f"{name}_zp"),
+        ]
+
+    def qin(shape, dt=np.uint8):
+        lo, hi = (0, 256) if dt == np.uint8 else (-128, 128)
+        return rng.integers(lo, hi, size=shape).astype(dt)
+
+    def model(nodes, inits, inputs, out_elem=T.FLOAT):
+        g = h.make_graph(
+            nodes, "contrib", inputs, [h.make_tensor_value_info("y", out_elem, None)], inits
+        )
+        return h.make_model(g, opset_imports=ms, ir_version=8)
+
+    found = []
+    shape = [2, 3, 4, 5]
+    x_info = lambda n, dt=T.UINT8: h.make_tensor_value_info(n, dt, shape)  # noqa: E731
+    out_scale = 0.05
+    dq_out = [h.make_node("DequantizeLinear", ["qy", "y_scale", "y_zp"], ["y"])]
+    for op, extra in [("QLinearAdd", {}), ("QLinearMul", {})]:
+        for dt, te in [(np.uint8, T.UINT8), (np.int8, T.INT8)]:
+            zp = 128 if dt == np.uint8 else 0
+            nodes = [
+                h.make_node(
+                    op,
+                    ["a", "a_scale", "a_zp", "b", "b_scale", "b_zp", "y_scale", "y_zp"],
+                    ["qy"],
+                    domain="com.microsoft",
+                    **extra,
+                )
+            ] + dq_out
+            inits = q("a", 0.02, zp, dt) + q("b", 0.03, zp - 3 if dt == np.int8 else 120, dt)
+            y_scale = out_scale if op == "QLinearAdd" else 2.0
+            inits += q("y", y_scale, zp, dt)
+            m = model(nodes, inits, [x_info("a", te), x_info("b", te)])
+            name = f"test_{op.lower()}_{np.dtype(dt).name}"
+            found.append((name, op, m, {"a": qin(shape, dt), "b": qin(shape, dt)}, y_scale * 1.01))
+    for op, attrs in [
+        ("QLinearSigmoid", {}),
+        ("QLinearLeakyRelu", {"alpha": 0.1}),
+        ("QLinearSoftmax", {"axis": -1, "opset": 13}),
+        ("QLinearGlobalAveragePool", {"channels_last": 0}),
+        ("QLinearAveragePool", {"kernel_shape": [2, 2], "strides": [1, 2], "pads": [0, 1, 0, 0]}),
+    ]:
+        y_scale = 1.0 / 256 if op in ("QLinearSigmoid", "QLinearSoftmax") else 0.02
+        y_zp = 0 if op in ("QLinearSigmoid", "QLinearSoftmax") else 128
+        nodes = [
+            h.make_node(
+                op, ["x", "x_scale", "x_zp", "y_scale", "y_zp"], ["qy"], domain="com.microsoft",
+                **attrs,
+            )
+        ] + dq_out
+        inits = q("x", 0.04, 120) + q("y", y_scale, y_zp)
+        m = model(nodes, inits, [x_info("x")])
+        found.append((f"test_{op.lower()}", op, m, {"x": qin(shape)}, y_scale * 1.01))
+    nodes = [
+        h.make_node(
+            "QLinearConcat",
+            ["y_scale", "y_zp", "a", "a_scale", "a_zp", "b", "b_scale", "b_zp"],
+            ["qy"], domain="com.microsoft", axis=1,
+        )
+    ] + dq_out
+    inits = q("y", 0.05, 128) + q("a", 0.04, 120) + q("b", 0.06, 130)
+    m = model(nodes, inits, [x_info("a"), x_info("b")])
+    found.append(("test_qlinearconcat", "QLinearConcat", m,
+                  {"a": qin(shape), "b": qin(shape)}, 0.05 * 1.01))
+    # DynamicQuantizeLSTM: float weights quantized as onnxruntime's quantizer does (per row
+    # of gates, int8, transposed to [directions, input, 4·hidden]).
+    for direction, dirs in [("forward", 1), ("bidirectional", 2)]:
+        seq, batch, inp, hid = 5, 2, 6, 4
+        w = rng.normal(0, 0.4, (dirs, 4 * hid, inp)).astype(np.float32)
+        r = rng.normal(0, 0.4, (dirs, 4 * hid, hid)).astype(np.float32)
+        b = rng.normal(0, 0.1, (dirs, 8 * hid)).astype(np.float32)
+
+        def quant(t):
+            scale = np.abs(t).max(axis=2) / 127.0
+            qt = np.clip(np.round(t / scale[:, :, None]), -127, 127).astype(np.int8)
+            return qt.transpose(0, 2, 1).copy(), scale.astype(np.float32)
+
+        wq, ws = quant(w)
+        rq, rs = quant(r)
+        inits = [
+            numpy_helper.from_array(wq, "w"), numpy_helper.from_array(rq, "r"),
+            numpy_helper.from_array(b, "b"),
+            numpy_helper.from_array(ws, "w_scale"),
+            numpy_helper.from_array(np.zeros(ws.shape, np.int8), "w_zp"),
+            numpy_helper.from_array(rs, "r_scale"),
+            numpy_helper.from_array(np.zeros(rs.shape, np.int8), "r_zp"),
+        ]
+        nodes = [
+            h.make_node(
+                "DynamicQuantizeLSTM",
+                ["x", "w", "r", "b", "", "", "", "", "w_scale", "w_zp", "r_scale", "r_zp"],
+                ["y"], domain="com.microsoft", hidden_size=hid, direction=direction,
+            )
+        ]
+        g = h.make_graph(
+            nodes, "contrib", [h.make_tensor_value_info("x", T.FLOAT, [seq, batch, inp])],
+            [h.make_tensor_value_info("y", T.FLOAT, None)], inits,
+        )
+        m = h.make_model(g, opset_imports=ms, ir_version=8)
+        x = rng.normal(0, 1, (seq, batch, inp)).astype(np.float32)
+        found.append((f"test_dynamicquantizelstm_{direction}", "DynamicQuantizeLSTM", m,
+                      {"x": x}, 0.05))
+    return found
+
+
+def contrib_cases(out_root: str) -> list[dict]:
+    """Writes the contrib cases in ONNX's layout, expected outputs from onnxruntime."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    found = []
+    for name, op, model, feeds, atol in contrib_models():
+        case_dir = os.path.join(out_root, "_contrib", name)
+        set_dir = os.path.join(case_dir, "test_data_set_0")
+        os.makedirs(set_dir)
+        model_path = os.path.join(case_dir, "model.onnx")
+        onnx.save(model, model_path)
+        session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+        ys = session.run(None, feeds)
+        g = model.graph
+        for j, v in enumerate(g.input):
+            write_proto_value(os.path.join(set_dir, f"input_{j}.pb"), feeds[v.name], v)
+        for j, (v, y) in enumerate(zip(g.output, ys)):
+            write_proto_value(os.path.join(set_dir, f"output_{j}.pb"), y, v)
+        found.append(dict(suite="contrib", name=name, model=model_path, rtol=0.0, atol=atol,
+                          kind="stored", op=op))
+    return found
+
+
 def cases(out_root: str) -> list[dict]:
     """Every case as {suite, name, model, rtol, atol, kind, op} (kind: 'stored' or 'light')."""
     root = data_dir()
@@ -290,6 +438,9 @@ def cases(out_root: str) -> list[dict]:
         suite_dir = os.path.join(root, suite)
         if suite == "node":
             found.extend(node_cases(out_root))
+            continue
+        if suite == "contrib":
+            found.extend(contrib_cases(out_root))
             continue
         if suite == "light":
             tols = light_tolerances()

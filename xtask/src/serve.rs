@@ -1,7 +1,8 @@
 //! A static file server on 127.0.0.1 for the demo gallery and the browser tests.
 //!
-//! It serves only the folders a page needs (`www/`, `pkg/`, `onnx/`, `tests/`) with the right
-//! MIME types (`application/wasm` lets browsers compile while downloading).
+//! It serves only the folders a page needs (`www/`, `pkg/`, `onnx/`, `tests/`, and the
+//! third-party models `cargo xtask setup` fetched into `target/models/` as `models/`) with the
+//! right MIME types (`application/wasm` lets browsers compile while downloading).
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -13,6 +14,8 @@ use tiny_http::{Header, Response, Server};
 use crate::cmd::root;
 
 const SERVED: [&str; 4] = ["www", "pkg", "onnx", "tests"];
+/// Served from `target/`: the third-party model collection.
+const FROM_TARGET: &str = "models";
 
 fn mime(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
@@ -37,10 +40,13 @@ fn resolve(url: &str) -> Option<PathBuf> {
         return None;
     }
     let first = rel.components().next()?.as_os_str().to_str()?;
-    if !SERVED.contains(&first) {
+    let mut full = if SERVED.contains(&first) {
+        root().join(rel)
+    } else if first == FROM_TARGET {
+        root().join("target").join(rel)
+    } else {
         return None;
-    }
-    let mut full = root().join(rel);
+    };
     if full.is_dir() {
         full = full.join("index.html");
     }

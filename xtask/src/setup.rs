@@ -16,7 +16,8 @@ use crate::cmd::{Cmd, have, root};
 pub enum Need {
     /// Build the npm package: wasm target, wasm-bindgen CLI, npm packages (wasm-opt).
     Package,
-    /// Everything `test` and `bench` use: also Chromium, chromedriver, lavapipe, the venv.
+    /// Everything `test` and `bench` use: also Chromium, chromedriver, lavapipe, the venv and
+    /// the third-party models.
     Everything,
 }
 
@@ -27,6 +28,7 @@ pub fn setup(need: Need) -> Result<()> {
     if need == Need::Everything {
         ensure_system_packages()?;
         ensure_venv()?;
+        ensure_models()?;
     }
     Ok(())
 }
@@ -159,6 +161,15 @@ fn apt_install(packages: &[&str]) -> Result<()> {
         .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .run_quiet("apt-get install")?;
+    Ok(())
+}
+
+/// The third-party model collection (tests/models/manifest.json), downloaded from the
+/// registries into target/models once and checked by sha256 on every run.
+fn ensure_models() -> Result<()> {
+    Cmd::new(python().display().to_string())
+        .args(["tests/models/collection.py", "fetch"])
+        .run_quiet("fetching the third-party models")?;
     Ok(())
 }
 

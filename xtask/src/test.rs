@@ -167,6 +167,18 @@ fn run_all(steps: &mut Steps) -> Result<()> {
             .args(["tests/parity/check.py", crate::train::PARITY])
             .run()
     })?;
+    steps.step(
+        "third-party models: cases and onnxruntime's outputs",
+        || {
+            Cmd::new(setup::python().display().to_string())
+                .args(["tests/models/collection.py", "cases"])
+                .run()
+        },
+    )?;
+    steps.step(
+        "third-party models natively (edgewise-runtime)",
+        third_party_native,
+    )?;
     steps.step("host: Node", || {
         Cmd::new("node").args(["--test", "tests/node/"]).run()
     })?;
@@ -194,6 +206,36 @@ fn run_all(steps: &mut Steps) -> Result<()> {
         },
     )?;
     conformance::conformance(steps, false)?;
+    Ok(())
+}
+
+/// Where `tests/models/collection.py` writes the collection's cases.
+const MODEL_CASES: &str = "target/models/cases";
+
+/// Runs every case of the third-party collection through the native runtime (the
+/// conformance runner) and fails unless each matches onnxruntime.
+fn third_party_native() -> Result<()> {
+    let runner = cargo_artifact(&["--workspace"], "conformance", "example", "native runner")?;
+    let out = root().join("target/models/native.json");
+    let lines = Cmd::new(runner.display().to_string())
+        .arg(MODEL_CASES)
+        .arg(out.display().to_string())
+        .run_quiet("third-party models")?;
+    let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAIL")).collect();
+    if let Some(last) = lines.iter().rev().find(|l| !l.trim().is_empty()) {
+        println!("  {last}");
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} case(s) do not match onnxruntime:\n{}",
+            failed.len(),
+            failed
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
     Ok(())
 }
 

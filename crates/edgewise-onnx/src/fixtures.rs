@@ -11,8 +11,9 @@ use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
 pub type Fixture = fn() -> Vec<u8>;
 
 /// Every fixture, by the file name (without `.onnx`) the JS tests load it from.
-pub const ALL: [(&str, Fixture); 10] = [
+pub const ALL: [(&str, Fixture); 11] = [
     ("mlp", mlp),
+    ("half_precision", half_precision),
     ("unshaped", unshaped),
     ("rate_branch", rate_branch),
     ("declared_batch_one", declared_batch_one),
@@ -196,6 +197,35 @@ pub fn declared_batch_one() -> Vec<u8> {
     g.node("Relu", &["z"], "y", vec![]);
     g.value_info("z", DType::F32, &[Dim::Fixed(1), Dim::Fixed(3)]);
     g.output("y", DType::F32, &[batch(), Dim::Fixed(3)]);
+    g.to_bytes()
+}
+
+/// Half-precision arithmetic: input `x` float16[n]; outputs `y = x · 0.5 + 1.5` as float16[n]
+/// and `z = y` cast to float32[n]. Every value is exact in float16 for `x` a multiple of 2⁻⁸
+/// within ±64.
+pub fn half_precision() -> Vec<u8> {
+    let n = Dim::Symbolic("n".into());
+    let half = |name: &str, v: f32| crate::pb::TensorProto {
+        name: name.into(),
+        data_type: DType::F16.onnx_code(),
+        // float16 values travel as their bits in int32_data.
+        int32_data: vec![i32::from(edgewise_core::f16::from_f32(v).to_bits())],
+        ..Default::default()
+    };
+    let mut g = GraphBuilder::new("half_precision", 17);
+    g.input("x", DType::F16, std::slice::from_ref(&n));
+    g.initializer(half("scale", 0.5));
+    g.initializer(half("shift", 1.5));
+    g.node("Mul", &["x", "scale"], "scaled", vec![]);
+    g.node("Add", &["scaled", "shift"], "y", vec![]);
+    g.node(
+        "Cast",
+        &["y"],
+        "z",
+        vec![("to", Attr::Int(DType::F32.onnx_code() as i64))],
+    );
+    g.output("y", DType::F16, std::slice::from_ref(&n));
+    g.output("z", DType::F32, &[n]);
     g.to_bytes()
 }
 

@@ -19,6 +19,7 @@ mod feeds;
 mod load;
 mod ops;
 mod plan;
+mod quant;
 mod report;
 mod session;
 mod specialize;

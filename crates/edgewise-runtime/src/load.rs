@@ -7,6 +7,7 @@ use tract_onnx::pb::{self, GraphProto, ModelProto, type_proto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::floats::FloatPrecisionTranslator;
 use tract_onnx::tract_core::internal::DimLike;
+use tract_onnx::tract_core::ops::cast::cast;
 use tract_onnx::tract_core::transform::ModelTransform;
 
 use crate::convert::dtype_of;
@@ -26,7 +27,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
     let mut framework = tract_onnx::onnx();
     crate::ops::register(&mut framework);
     edgewise_ops::Registry::standard().install(&mut framework);
-    let proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
+    let mut proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
         Error::InvalidModel(format!(
             "not an ONNX protobuf ({} bytes): {e:#}",
             bytes.len()
@@ -47,6 +48,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             graph.output.len()
         )));
     }
+    crate::ops::contrib::rewrite(&mut proto, &framework)?;
+    crate::ops::scalars::rewrite(&mut proto);
+    crate::ops::reverse_rnn::rewrite(&mut proto);
     Ok(Decoded { proto, framework })
 }
 
@@ -200,10 +204,10 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
         .into_typed()
         .map_err(|e| Error::InvalidModel(format!("typing failed: {e:#}")))?;
     if computes_in_f16(&typed) {
-        FloatPrecisionTranslator::new(f16::datum_type(), f32::datum_type())
-            .transform(&mut typed)
+        in_f32(&mut typed)
             .map_err(|e| Error::InvalidModel(format!("float16 to float32: {e:#}")))?;
     }
+    crate::quant::guard_dequantize_chains(&mut typed)?;
     if optimize {
         typed
             .into_optimized()
@@ -213,6 +217,36 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
             .into_decluttered()
             .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))
     }
+}
+
+/// Translates half-precision work to single precision, casting the outputs that were
+/// `float16` back to it.
+fn in_f32(model: &mut TypedModel) -> TractResult<()> {
+    let declared: Vec<DatumType> = model
+        .output_outlets()?
+        .iter()
+        .map(|o| Ok(model.outlet_fact(*o)?.datum_type))
+        .collect::<TractResult<_>>()?;
+    FloatPrecisionTranslator::new(f16::datum_type(), f32::datum_type()).transform(model)?;
+    let mut outputs = model.output_outlets()?.to_vec();
+    for (ix, (outlet, dt)) in outputs.iter_mut().zip(declared).enumerate() {
+        if model.outlet_fact(*outlet)?.datum_type != dt {
+            let name = format!("{}.to-f16-{ix}", model.node(outlet.node).name);
+            *outlet = model.wire_node(name, cast(dt), &[*outlet])?[0];
+        }
+    }
+    let labels: Vec<Option<String>> = model
+        .output_outlets()?
+        .iter()
+        .map(|o| model.outlet_label(*o).map(String::from))
+        .collect();
+    model.select_output_outlets(&outputs)?;
+    for (outlet, label) in outputs.iter().zip(labels) {
+        if let Some(label) = label {
+            model.set_outlet_label(*outlet, label)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether any value of the model is a half-precision float.

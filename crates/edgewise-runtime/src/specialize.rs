@@ -10,7 +10,9 @@
 //! When a plan does not type even with concrete shapes and the model has small integer or
 //! boolean inputs (a sample rate, a flag, a shape), those inputs are pinned to the values fed:
 //! they become constants of the plan, so value-dependent control flow (`If`) and shape
-//! arithmetic fold away. From then on their values are part of the cache key.
+//! arithmetic fold away. Should that not be enough, every small input is pinned (a `Resize`'s
+//! scales, a `Pad`'s value, statistics tract wants constant). From then on their values are
+//! part of the cache key.
 
 use std::sync::Arc;
 
@@ -23,7 +25,7 @@ use crate::convert;
 use crate::load::Parsed;
 use crate::tract_plan::TractPlan;
 
-/// Integer or boolean inputs of at most this many elements may be pinned to their values.
+/// Inputs of at most this many elements may be pinned to their values.
 const PIN_MAX_ELEMENTS: usize = 64;
 
 /// What distinguishes one specialized plan from another.
@@ -70,10 +72,12 @@ pub(crate) struct PerShape {
     inputs: Vec<ValueInfo>,
     outputs: Vec<ValueInfo>,
     optimize: bool,
-    /// Inputs that may be pinned to their values.
-    pinnable: Vec<usize>,
-    /// Whether plans pin the pinnable inputs (set once a shapes-only plan failed to type).
-    pinning: bool,
+    /// The inputs pinned at each level: none, then small integer and boolean inputs, then
+    /// every small input (float scales, pads, statistics). Levels without a new input are
+    /// left out.
+    levels: Vec<Vec<usize>>,
+    /// The level plans use now (raised when a plan fails to type at the level below).
+    level: usize,
     reason: String,
     cache: Vec<Entry>,
     capacity: usize,
@@ -93,19 +97,25 @@ impl PerShape {
         reason: String,
     ) -> PerShape {
         forget_declared_facts(&mut parsed.model);
-        let pinnable = inputs
+        let small: Vec<usize> = (0..inputs.len()).filter(|&k| small(&inputs[k])).collect();
+        let integral: Vec<usize> = small
             .iter()
-            .enumerate()
-            .filter(|(_, i)| pinnable(i))
-            .map(|(k, _)| k)
+            .copied()
+            .filter(|&k| integral(&inputs[k]))
             .collect();
+        let mut levels = vec![vec![]];
+        for level in [integral, small] {
+            if level.len() > levels.last().map_or(0, Vec::len) {
+                levels.push(level);
+            }
+        }
         PerShape {
             parsed,
             inputs,
             outputs,
             optimize,
-            pinnable,
-            pinning: false,
+            levels,
+            level: 0,
             reason,
             cache: Vec::new(),
             capacity: capacity.max(1),
@@ -122,14 +132,10 @@ impl PerShape {
             reused: self.reused,
             cached: self.cache.iter().filter(|e| e.plan.is_ok()).count(),
             capacity: self.capacity,
-            pinned: if self.pinning {
-                self.pinnable
-                    .iter()
-                    .map(|&i| self.inputs[i].name.clone())
-                    .collect()
-            } else {
-                vec![]
-            },
+            pinned: self.levels[self.level]
+                .iter()
+                .map(|&i| self.inputs[i].name.clone())
+                .collect(),
         }
     }
 
@@ -139,14 +145,10 @@ impl PerShape {
                 .iter()
                 .map(|t| (t.dtype(), t.dims().to_vec()))
                 .collect(),
-            values: if self.pinning {
-                self.pinnable
-                    .iter()
-                    .map(|&i| tensors[i].data().to_le_bytes())
-                    .collect()
-            } else {
-                vec![]
-            },
+            values: self.levels[self.level]
+                .iter()
+                .map(|&i| tensors[i].data().to_le_bytes())
+                .collect(),
         }
     }
 
@@ -176,62 +178,47 @@ impl PerShape {
         result
     }
 
+    /// Builds the plan for these feeds at the current level, raising the level while plans
+    /// fail to type (what a higher level pins, values decide).
     fn build(&mut self, tensors: &[Tensor]) -> Entry {
-        let all: Vec<usize> = (0..self.inputs.len()).collect();
-        let mut first = None;
-        if !self.pinning {
-            match self.plan_for_shapes(tensors) {
+        let mut first: Option<Error> = None;
+        loop {
+            let pinned = &self.levels[self.level];
+            let fed: Vec<usize> = (0..self.inputs.len())
+                .filter(|i| !pinned.contains(i))
+                .collect();
+            match self.plan_at(tensors, pinned, &fed) {
                 Ok(plan) => {
                     self.built += 1;
                     return Entry {
                         key: self.key(tensors),
                         plan: Ok(plan),
-                        fed: all,
+                        fed,
                     };
                 }
-                Err(e) if self.pinnable.is_empty() => {
+                Err(e) if self.level + 1 < self.levels.len() => {
+                    first.get_or_insert(e);
+                    self.level += 1;
+                }
+                Err(e) => {
+                    // The first error is the one concrete shapes gave; later ones come from
+                    // graphs with constants folded in and read worse.
+                    let e = first.unwrap_or(e);
                     return Entry {
                         key: self.key(tensors),
-                        plan: Err(self.explain(tensors, e, false)),
-                        fed: all,
+                        plan: Err(self.explain(tensors, e)),
+                        fed,
                     };
                 }
-                Err(e) => first = Some(e),
             }
-        }
-        let fed: Vec<usize> = all
-            .into_iter()
-            .filter(|i| !self.pinnable.contains(i))
-            .collect();
-        let plan = match self.plan_pinned(tensors, &fed) {
-            Ok(plan) => {
-                self.built += 1;
-                self.pinning = true;
-                Ok(plan)
-            }
-            // With pinning known to help, its own error is the one to show; otherwise the
-            // shapes-only one.
-            Err(e) => Err(self.explain(tensors, first.unwrap_or(e), true)),
-        };
-        Entry {
-            key: self.key(tensors),
-            plan,
-            fed,
         }
     }
 
-    /// The parsed model with concrete input facts.
-    fn plan_for_shapes(&self, tensors: &[Tensor]) -> Result<TractPlan> {
+    /// The parsed model with `pinned` inputs turned into constants holding the values fed and
+    /// concrete facts for the others.
+    fn plan_at(&self, tensors: &[Tensor], pinned: &[usize], fed: &[usize]) -> Result<TractPlan> {
         let mut parsed = self.parsed.clone();
-        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
-        set_facts(&mut parsed, &names, tensors.iter())?;
-        TractPlan::from_parsed(parsed, &names, self.outputs.clone(), self.optimize)
-    }
-
-    /// The model with the pinnable inputs turned into constants holding the values fed.
-    fn plan_pinned(&self, tensors: &[Tensor], fed: &[usize]) -> Result<TractPlan> {
-        let mut parsed = self.parsed.clone();
-        for &i in &self.pinnable {
+        for &i in pinned {
             pin(&mut parsed, &self.inputs[i].name, &tensors[i])?;
         }
         let names: Vec<String> = fed.iter().map(|&i| self.inputs[i].name.clone()).collect();
@@ -239,19 +226,18 @@ impl PerShape {
         TractPlan::from_parsed(parsed, &names, self.outputs.clone(), self.optimize)
     }
 
-    fn explain(&self, tensors: &[Tensor], e: Error, pinned: bool) -> Error {
+    fn explain(&self, tensors: &[Tensor], e: Error) -> Error {
         let fed: Vec<String> = self
             .inputs
             .iter()
             .zip(tensors)
             .map(|(i, t)| format!("{}: {}{:?}", i.name, t.dtype(), t.dims()))
             .collect();
-        let pins: Vec<&str> = self
-            .pinnable
+        let pins: Vec<&str> = self.levels[self.level]
             .iter()
             .map(|&i| self.inputs[i].name.as_str())
             .collect();
-        let tried = if pinned {
+        let tried = if !pins.is_empty() {
             format!(
                 "concrete shapes, and {} pinned to the values fed,",
                 pins.join(", ")
@@ -336,9 +322,9 @@ pub(crate) fn forget_declared_facts(model: &mut InferenceModel) {
     }
 }
 
-/// Small integer or boolean inputs with fixed dims: the kind a graph branches on.
-fn pinnable(info: &ValueInfo) -> bool {
-    let integral = matches!(
+/// Integer or boolean: the kind of input a graph branches on or computes shapes from.
+fn integral(info: &ValueInfo) -> bool {
+    matches!(
         info.dtype,
         Some(
             DType::I8
@@ -351,8 +337,12 @@ fn pinnable(info: &ValueInfo) -> bool {
                 | DType::U64
                 | DType::Bool
         )
-    );
-    let small = info.shape.as_ref().is_some_and(|s| {
+    )
+}
+
+/// An input declared with fixed dims and at most `PIN_MAX_ELEMENTS` elements.
+fn small(info: &ValueInfo) -> bool {
+    info.shape.as_ref().is_some_and(|s| {
         s.iter()
             .map(|d| match d {
                 Dim::Fixed(n) => Some(*n),
@@ -360,6 +350,5 @@ fn pinnable(info: &ValueInfo) -> bool {
             })
             .product::<Option<usize>>()
             .is_some_and(|n| n <= PIN_MAX_ELEMENTS)
-    });
-    integral && small
+    })
 }

@@ -189,3 +189,29 @@ fn shape_outputs_come_back_as_int64() {
         .unwrap();
     assert_eq!(out[0].1.data(), &TensorData::I64(vec![2, 3]));
 }
+
+#[test]
+fn float16_tensors_go_in_and_come_out_as_float16() {
+    use edgewise_runtime::f16;
+    let mut s = session(&fixtures::half_precision());
+    assert_eq!(s.inputs()[0].dtype, Some(DType::F16));
+    let xs = [-64.0f32, -1.25, 0.0, 0.00390625, 3.5, 63.75];
+    let x: Vec<f16> = xs.iter().map(|&v| f16::from_f32(v)).collect();
+    let out = s
+        .run(vec![(
+            "x".into(),
+            Tensor::new(TensorData::F16(x), vec![xs.len()]).unwrap(),
+        )])
+        .unwrap();
+    let want: Vec<f32> = xs.iter().map(|v| v * 0.5 + 1.5).collect();
+    let TensorData::F16(y) = out[0].1.data() else {
+        panic!("y is {}", out[0].1.dtype());
+    };
+    assert_eq!(y.iter().map(|v| v.to_f32()).collect::<Vec<_>>(), want);
+    assert_eq!(out[1].1.as_f32().unwrap(), &want[..]);
+    // A float32 feed for a float16 input is refused with the input named.
+    let err = s
+        .run(vec![("x".into(), Tensor::f32(vec![1.0], vec![1]).unwrap())])
+        .unwrap_err();
+    assert!(err.to_string().contains("input 'x'"), "{err}");
+}

@@ -12,7 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 async fn create_with(bytes: &[u8], providers: &[&str]) -> Result<WasmSession, JsValue> {
     let providers = providers.iter().map(|p| p.to_string()).collect();
-    WasmSession::create(bytes.to_vec(), true, providers)
+    WasmSession::create(bytes.to_vec(), true, providers, vec![], vec![], 8)
         .await
         .map_err(JsValue::from)
 }
@@ -48,6 +48,59 @@ async fn run_ok(s: &WasmSession) -> Vec<f32> {
     assert_eq!(first.get(0).as_string().unwrap(), "y");
     assert_eq!(first.get(1).as_string().unwrap(), "float32");
     first.get(2).dyn_into::<Float32Array>().unwrap().to_vec()
+}
+
+fn number(obj: &JsValue, key: &str) -> f64 {
+    Reflect::get(obj, &key.into()).unwrap().as_f64().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_model_without_input_shapes_gets_a_plan_per_shape_reused_on_return() {
+    let s = create(&fixtures::unshaped()).await.unwrap();
+    let plans: JsValue = s.plans().unwrap().into();
+    assert_eq!(
+        Reflect::get(&plans, &"perShape".into()).unwrap(),
+        JsValue::TRUE
+    );
+    for (dims, n) in [([2.0, 3.0], 6), ([4.0, 5.0], 20), ([2.0, 3.0], 6)] {
+        let out = run(&s, Array::of1(&feed("x", "float32", ones(n), &dims)))
+            .await
+            .unwrap();
+        let first: Array = out.get(0).dyn_into().unwrap();
+        let y = first.get(2).dyn_into::<Float32Array>().unwrap().to_vec();
+        // Σ relu(1) over the last axis.
+        assert_eq!(y, vec![dims[1] as f32; dims[0] as usize]);
+    }
+    let plans: JsValue = s.plans().unwrap().into();
+    assert_eq!(number(&plans, "built"), 2.0);
+    assert_eq!(number(&plans, "reused"), 1.0);
+}
+
+#[wasm_bindgen_test]
+async fn free_dimension_overrides_reach_the_session() {
+    let s = WasmSession::create(
+        fixtures::mlp(),
+        true,
+        vec!["cpu".into()],
+        vec!["batch".into()],
+        vec![2],
+        8,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run_ok(&s).await.len(), 6);
+    let err = WasmSession::create(
+        fixtures::mlp(),
+        true,
+        vec!["cpu".into()],
+        vec!["height".into()],
+        vec![2],
+        8,
+    )
+    .await
+    .err()
+    .expect("an unknown dim name is an error");
+    assert!(message(err.into()).contains("'height'"));
 }
 
 #[wasm_bindgen_test]

@@ -37,6 +37,10 @@ pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
         return rerender();
     }
     build::build(&Default::default())?;
+    // The third-party collection's inputs (the bench times its first case of each model).
+    Cmd::new(setup::python().display().to_string())
+        .args(["tests/models/collection.py", "cases"])
+        .run()?;
     let json = root().join(RESULTS_JSON);
     let _ = fs::remove_file(&json);
     let ran = Cmd::new("node")

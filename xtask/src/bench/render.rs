@@ -127,6 +127,68 @@ fn cold_ms(t: &Timing) -> String {
     t.cold.as_ref().map_or("–".into(), |c| fmt_ms(c.total))
 }
 
+/// The third-party collection: create, first run and warm median per model, with ratios and
+/// their geometric means.
+fn render_third_party(w: &mut String, models: &[super::results::ThirdParty]) {
+    if models.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "### Third-party models\n\nThe collection of `tests/models/manifest.json` (models that PyPI \
+         and npm packages ship), each on its first case's inputs (the sizes its package feeds), \
+         in the same process. Create and first run are one sample each; the median and p95 are \
+         over the warm runs shown.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| model | package | precision | input | runs | edgewise create | edgewise first | edgewise median (p95) | onnxruntime-web create | onnxruntime-web first | onnxruntime-web median (p95) | ratio (median) | ratio (create) | outputs |"
+    );
+    let _ = writeln!(
+        w,
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    );
+    for m in models {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} ({}) | {} | {} | {} |",
+            m.name,
+            m.package,
+            m.precision,
+            m.case,
+            m.runs,
+            fmt_ms(m.edgewise.cold.create),
+            fmt_ms(m.edgewise.cold.first_run),
+            fmt_ms(m.edgewise.median),
+            fmt_ms(m.edgewise.p95),
+            fmt_ms(m.ort.cold.create),
+            fmt_ms(m.ort.cold.first_run),
+            fmt_ms(m.ort.median),
+            fmt_ms(m.ort.p95),
+            fmt_ratio(m.edgewise.median / m.ort.median),
+            fmt_ratio(m.edgewise.cold.create / m.ort.cold.create),
+            agreement_cell(&m.agreement)
+        );
+    }
+    let ratios: Vec<f64> = models
+        .iter()
+        .map(|m| m.edgewise.median / m.ort.median)
+        .collect();
+    let creates: Vec<f64> = models
+        .iter()
+        .map(|m| m.edgewise.cold.create / m.ort.cold.create)
+        .collect();
+    if let (Some(g), Some(c)) = (geometric_mean(&ratios), geometric_mean(&creates)) {
+        let _ = writeln!(
+            w,
+            "| **geometric mean** | | | | | | | | | | | **{}** | **{}** | |",
+            fmt_ratio(g),
+            fmt_ratio(c)
+        );
+    }
+    let _ = writeln!(w);
+}
+
 pub fn render(r: &Results, m: &Machine, notes: &Notes) -> String {
     let mut s = String::new();
     let ratios: Vec<f64> = r.models.iter().map(ModelResult::ratio).collect();
@@ -332,6 +394,7 @@ pub fn render(r: &Results, m: &Machine, notes: &Notes) -> String {
             agreement_cell(&b.agreement)
         );
     }
+    render_third_party(w, &r.third_party);
     let cold_split: Vec<String> = r
         .models
         .iter()

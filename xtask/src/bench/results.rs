@@ -8,6 +8,9 @@ pub struct Results {
     pub startup: PerRuntime<f64>,
     pub models: Vec<ModelResult>,
     pub batch: Option<Batch>,
+    /// The third-party model collection, when it was benched.
+    #[serde(rename = "thirdParty", default)]
+    pub third_party: Vec<ThirdParty>,
     pub memory: Memory,
     pub sizes: Sizes,
     #[serde(default)]
@@ -88,6 +91,34 @@ impl ModelResult {
     pub fn ratio(&self) -> f64 {
         self.edgewise.median / self.ort.median
     }
+}
+
+/// One model of the third-party collection (tests/models/manifest.json).
+#[derive(Deserialize, Debug, Clone)]
+pub struct ThirdParty {
+    pub name: String,
+    pub package: String,
+    pub precision: String,
+    pub case: String,
+    pub runs: usize,
+    pub edgewise: ColdTiming,
+    pub ort: ColdTiming,
+    pub agreement: Agreement,
+}
+
+/// Timing with create and first run apart.
+#[derive(Deserialize, Debug, Clone)]
+pub struct ColdTiming {
+    pub cold: ColdParts,
+    pub median: f64,
+    pub p95: f64,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct ColdParts {
+    pub create: f64,
+    #[serde(rename = "firstRun")]
+    pub first_run: f64,
 }
 
 #[derive(Deserialize, Debug, Clone)]

@@ -63,16 +63,19 @@ pub fn conformance(steps: &mut Steps, write: bool) -> Result<()> {
         print_last(&lines);
         Ok(())
     })?;
-    steps.step("conformance: run in onnxruntime (Python), the reference", || {
-        let _ = std::fs::remove_file(&ort);
-        let lines = Cmd::new(setup::python().display().to_string())
-            .arg("tests/conformance/run_onnxruntime.py")
-            .arg(cases.display().to_string())
-            .arg(ort.display().to_string())
-            .run_quiet("onnxruntime cases")?;
-        print_last(&lines);
-        Ok(())
-    })?;
+    steps.step(
+        "conformance: run in onnxruntime (Python), the reference",
+        || {
+            let _ = std::fs::remove_file(&ort);
+            let lines = Cmd::new(setup::python().display().to_string())
+                .arg("tests/conformance/run_onnxruntime.py")
+                .arg(cases.display().to_string())
+                .arg(ort.display().to_string())
+                .run_quiet("onnxruntime cases")?;
+            print_last(&lines);
+            Ok(())
+        },
+    )?;
     steps.step("conformance: report", || report(&root, write))
 }
 

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use super::COMMITTED;
 
 /// The suites, in report order (others found in the results follow).
-const SUITES: [&str; 5] = [
+const SUITES: [&str; 6] = [
     "node",
+    "contrib",
     "pytorch-converted",
     "pytorch-operator",
     "simple",
@@ -279,7 +280,8 @@ pub fn render(rows: &[Row], onnx_version: &str, ort_version: &str) -> String {
     let _ = writeln!(
         s,
         "Written by `cargo xtask conformance --write`; `cargo xtask test` checks that native and \
-         wasm pass the same cases and that no fewer pass than recorded here.\n"
+         wasm pass the same cases (a case one side misses by rounding alone, every output within \
+         1e-5, is noted rather than failed) and that no fewer pass than recorded here.\n"
     );
     let _ = writeln!(
         s,
@@ -288,8 +290,17 @@ pub fn render(rows: &[Row], onnx_version: &str, ort_version: &str) -> String {
          variants written as the operator's function body) ship as code, \
          `onnx.backend.test.case.node`, which builds each model and computes its expected \
          outputs with numpy: `tests/conformance/export_cases.py` runs it and writes the cases \
-         in ONNX's layout first.",
-        SUITES[1..].map(|s| format!("`{s}`")).join(", ")
+         in ONNX's layout first. `contrib` holds onnxruntime's quantized contrib operators \
+         (`com.microsoft`) that int8 exports use, built by the same script with random \
+         quantized inputs; their expected outputs are onnxruntime's (the only implementation \
+         that defines them), compared within one quantization step (more for \
+         `DynamicQuantizeLSTM`, which onnxruntime computes with activations quantized at \
+         every step).",
+        SUITES[2..]
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(
         s,
@@ -323,7 +334,10 @@ pub fn render(rows: &[Row], onnx_version: &str, ort_version: &str) -> String {
         percent(matched, reference)
     );
     let _ = writeln!(s, "## Totals\n");
-    let _ = writeln!(s, "| suite | cases | native pass | wasm pass | onnxruntime pass |");
+    let _ = writeln!(
+        s,
+        "| suite | cases | native pass | wasm pass | onnxruntime pass |"
+    );
     let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
     for (suite, c) in totals(rows) {
         let _ = writeln!(
@@ -426,6 +440,18 @@ pub fn parse_passing_cases(report: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The largest |difference| a native/wasm disagreement may have to count as rounding.
+const ROUNDING: f64 = 1e-5;
+
+/// Whether a failure is outputs off by less than `ROUNDING` (and nothing else).
+fn rounding_only(reason: &str) -> bool {
+    kind(reason) == "output values outside tolerance"
+        && reason
+            .rsplit_once("max |diff| ")
+            .and_then(|(_, x)| x.trim().parse::<f64>().ok())
+            .is_some_and(|d| d < ROUNDING)
+}
+
 /// What the checks found; `errors` make the step fail.
 #[derive(Debug, Default, PartialEq)]
 pub struct Verdict {
@@ -438,16 +464,31 @@ pub struct Verdict {
 /// report replaces it) and its absence is fine.
 pub fn check(rows: &[Row], committed: Option<&str>, write: bool) -> Verdict {
     let mut v = Verdict::default();
-    let native_only: Vec<String> = rows
-        .iter()
-        .filter(|r| r.native_pass() && !r.wasm_pass())
-        .map(Row::label)
-        .collect();
-    let wasm_only: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.native_pass() && r.wasm_pass())
-        .map(Row::label)
-        .collect();
+    // A case may pass on one side and miss on the other by rounding alone (rustfft's AVX
+    // path natively against its scalar one in wasm, on outputs that should be 0 at atol 1e-7):
+    // that is noted, not failed. Any other difference fails.
+    let noise = |o: &Option<Outcome>| {
+        o.as_ref()
+            .and_then(|o| o.reason.as_deref())
+            .is_some_and(rounding_only)
+    };
+    let (mut native_only, mut wasm_only, mut rounding) = (vec![], vec![], vec![]);
+    for r in rows {
+        match (r.native_pass(), r.wasm_pass()) {
+            (true, false) if noise(&r.wasm) => rounding.push(r.label()),
+            (false, true) if noise(&r.native) => rounding.push(r.label()),
+            (true, false) => native_only.push(r.label()),
+            (false, true) => wasm_only.push(r.label()),
+            _ => {}
+        }
+    }
+    if !rounding.is_empty() {
+        v.notes.push(format!(
+            "{} case(s) pass on one side only, the other missing by less than {ROUNDING:e}: {}",
+            rounding.len(),
+            rounding.join(", ")
+        ));
+    }
     if !native_only.is_empty() {
         v.errors.push(format!(
             "{} case(s) pass natively but not in wasm: {}",
@@ -730,6 +771,33 @@ mod tests {
         let v = check(&rows, Some(&committed), false);
         assert_eq!(v.errors.len(), 1, "{v:?}");
         assert!(v.errors[0].contains("pass natively but not in wasm: simple/only_native"));
+    }
+
+    #[test]
+    fn a_side_missing_by_rounding_alone_is_a_note_not_an_error() {
+        let rows = both(
+            vec![o("node__dft", true, None), o("node__big", true, None)],
+            vec![
+                o(
+                    "node__dft",
+                    false,
+                    Some(
+                        "output 'y' at [0]: got 0, want 1.9e-7, tolerance 1.0e-7 (atol 1e-7 + rtol 1e-3 * |want|); 1 of 2 elements differ, max |diff| 1.907e-7",
+                    ),
+                ),
+                o(
+                    "node__big",
+                    false,
+                    Some(
+                        "output 'y' at [0]: got 0, want 1, exact; 1 of 2 elements differ, max |diff| 1.000e0",
+                    ),
+                ),
+            ],
+        );
+        let v = check(&rows, None, true);
+        assert_eq!(v.errors.len(), 1, "{v:?}");
+        assert!(v.errors[0].contains("node/big"), "{v:?}");
+        assert!(v.notes.iter().any(|n| n.contains("node/dft")), "{v:?}");
     }
 
     #[test]
