@@ -6,8 +6,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, output, values, wrap};
 
 /// The ONNX `AffineGrid` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(crate) fn parse(
     let op = AffineGrid {
         align_corners: node.get_attr_opt::<i64>("align_corners")?.unwrap_or(0) != 0,
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, rules)
 }
 
 fn rules<'p>(
@@ -57,14 +58,6 @@ fn grid_shape(size: &[i64]) -> TractResult<Vec<usize>> {
     Ok(shape)
 }
 
-fn sizes(t: &Tensor) -> TractResult<Vec<i64>> {
-    Ok(t.cast_to::<i64>()?
-        .to_plain_array_view::<i64>()?
-        .iter()
-        .copied()
-        .collect())
-}
-
 impl AffineGrid {
     /// The normalized coordinate of index `i` along an axis of `n`.
     fn coordinate(&self, i: usize, n: usize) -> f64 {
@@ -80,39 +73,28 @@ impl AffineGrid {
     }
 }
 
-impl Op for AffineGrid {
+impl Kernel for AffineGrid {
     fn name(&self) -> StaticName {
         "AffineGrid".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for AffineGrid {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let size = inputs[1]
             .konst
             .as_ref()
             .context("AffineGrid: its size input must be known when planning")?;
-        Ok(tvec!(inputs[0].datum_type.fact(grid_shape(&sizes(size)?)?)))
+        Ok(tvec!(
+            inputs[0]
+                .datum_type
+                .fact(grid_shape(&values::<i64>(size)?)?)
+        ))
     }
-}
 
-impl EvalOp for AffineGrid {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let size = sizes(&inputs[1])?;
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let size = values::<i64>(&inputs[1])?;
         let shape = grid_shape(&size)?;
         let dims = *shape.last().expect("grid_shape pushes the rank");
-        let theta: Vec<f64> = inputs[0]
-            .cast_to::<f64>()?
-            .to_plain_array_view::<f64>()?
-            .iter()
-            .copied()
-            .collect();
+        let theta: Vec<f64> = values::<f64>(&inputs[0])?;
         let n = shape[0];
         ensure!(
             inputs[0].shape() == [n, dims, dims + 1],
@@ -139,11 +121,6 @@ impl EvalOp for AffineGrid {
                 }
             }
         }
-        let out = Tensor::from_shape(&shape, &out)?;
-        Ok(tvec!(
-            out.cast_to_dt(inputs[0].datum_type())?
-                .into_owned()
-                .into_tvalue()
-        ))
+        Ok(tvec!(output(&shape, &out, inputs[0].datum_type())?))
     }
 }

@@ -10,8 +10,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, values, wrap};
 
 /// Input slots of the optional inputs, among the node's non-empty inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,7 +101,7 @@ pub(crate) fn parse(
         op.qk_mode
     );
     let outputs = wanted.iter().filter(|w| **w).count();
-    Ok((inference_wrap(op, outputs, rules), vec![]))
+    wrap(op, outputs, rules)
 }
 
 fn rules<'p>(
@@ -109,7 +110,10 @@ fn rules<'p>(
     inputs: &'p [TensorProxy],
     outputs: &'p [TensorProxy],
 ) -> InferenceResult {
-    let op = op.downcast_ref::<Attention>().context("an Attention op")?;
+    let op = op
+        .downcast_ref::<super::Own<Attention>>()
+        .map(|o| &o.0)
+        .context("an Attention op")?;
     let mut out = 0;
     for (k, wanted) in op.wanted.iter().enumerate() {
         if !wanted {
@@ -124,14 +128,6 @@ fn rules<'p>(
         out += 1;
     }
     Ok(())
-}
-
-impl Op for Attention {
-    fn name(&self) -> StaticName {
-        "Attention".into()
-    }
-
-    op_as_typed_op!();
 }
 
 /// `[batch, heads, sequence, head size]` of Q, K or V as fed (3D inputs split into heads).
@@ -151,8 +147,10 @@ fn heads_of(shape: &[TDim], heads: Option<usize>) -> TractResult<[TDim; 4]> {
     }
 }
 
-impl TypedOp for Attention {
-    as_op!();
+impl Kernel for Attention {
+    fn name(&self) -> StaticName {
+        "Attention".into()
+    }
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let dt = inputs[0].datum_type;
@@ -186,127 +184,8 @@ impl TypedOp for Attention {
             .filter_map(|(f, w)| w.then_some(f))
             .collect())
     }
-}
 
-/// A dense f32 tensor in `[batch, heads, sequence, head size]` layout.
-struct Heads {
-    data: Vec<f32>,
-    dims: [usize; 4],
-}
-
-impl Heads {
-    fn from(t: &Tensor, heads: Option<usize>) -> TractResult<Heads> {
-        let t = t.cast_to::<f32>()?;
-        let view = t.to_plain_array_view::<f32>()?;
-        let shape = view.shape().to_vec();
-        match shape[..] {
-            [b, h, s, d] => Ok(Heads {
-                data: view.iter().copied().collect(),
-                dims: [b, h, s, d],
-            }),
-            [b, s, hidden] => {
-                let h = heads.context("3D inputs need q_num_heads and kv_num_heads")?;
-                ensure!(
-                    hidden % h == 0,
-                    "hidden size {hidden} is not a multiple of {h} heads"
-                );
-                let d = hidden / h;
-                let mut data = vec![0.0; b * s * hidden];
-                for (i, v) in view.iter().enumerate() {
-                    let (bi, rest) = (i / (s * hidden), i % (s * hidden));
-                    let (si, hi, di) = (rest / hidden, (rest % hidden) / d, rest % d);
-                    data[((bi * h + hi) * s + si) * d + di] = *v;
-                }
-                Ok(Heads {
-                    data,
-                    dims: [b, h, s, d],
-                })
-            }
-            _ => bail!("Q, K and V must be of rank 3 or 4, got {shape:?}"),
-        }
-    }
-
-    fn at(&self, b: usize, h: usize, s: usize) -> &[f32] {
-        let [_, hs, ss, d] = self.dims;
-        let start = ((b * hs + h) * ss + s) * d;
-        &self.data[start..start + d]
-    }
-
-    /// `self` followed by `next` along the sequence axis.
-    fn concat(&self, next: &Heads) -> TractResult<Heads> {
-        let [b, h, s1, d] = self.dims;
-        let [b2, h2, s2, d2] = next.dims;
-        ensure!(
-            (b, h, d) == (b2, h2, d2),
-            "the cache {:?} does not match {:?}",
-            self.dims,
-            next.dims
-        );
-        let mut data = Vec::with_capacity(self.data.len() + next.data.len());
-        for bi in 0..b {
-            for hi in 0..h {
-                data.extend_from_slice(
-                    &self.data[((bi * h + hi) * s1) * d..((bi * h + hi + 1) * s1) * d],
-                );
-                data.extend_from_slice(
-                    &next.data[((bi * h + hi) * s2) * d..((bi * h + hi + 1) * s2) * d],
-                );
-            }
-        }
-        Ok(Heads {
-            data,
-            dims: [b, h, s1 + s2, d],
-        })
-    }
-
-    fn tensor(&self) -> TractResult<Tensor> {
-        Tensor::from_shape(&self.dims, &self.data)
-    }
-}
-
-/// The mask as an additive f32 bias with its shape, padded to `total` keys (with `false` or
-/// −∞, as the specification pads it).
-fn additive_mask(mask: &Tensor, total: usize) -> TractResult<(Vec<usize>, Vec<f32>)> {
-    let shape = mask.shape().to_vec();
-    let last = *shape.last().context("the mask has rank 0")?;
-    ensure!(
-        last <= total,
-        "the mask has {last} keys, more than the {total} attended"
-    );
-    let values: Vec<f32> = if mask.datum_type() == bool::datum_type() {
-        let v = mask.to_plain_array_view::<bool>()?;
-        v.iter()
-            .map(|&a| if a { 0.0 } else { f32::NEG_INFINITY })
-            .collect()
-    } else {
-        let m = mask.cast_to::<f32>()?;
-        m.to_plain_array_view::<f32>()?.iter().copied().collect()
-    };
-    let mut padded = Vec::with_capacity(values.len() / last.max(1) * total);
-    for row in values.chunks(last.max(1)) {
-        padded.extend_from_slice(row);
-        padded.extend(std::iter::repeat_n(f32::NEG_INFINITY, total - last));
-    }
-    let mut dims = shape;
-    *dims.last_mut().expect("rank checked") = total;
-    Ok((dims, padded))
-}
-
-/// Reads a right-aligned broadcast of `dims` at index `[b, h, i, j]`.
-fn broadcast_at(dims: &[usize], values: &[f32], idx: [usize; 4]) -> f32 {
-    let rank = dims.len();
-    let mut flat = 0;
-    for (axis, &d) in dims.iter().enumerate() {
-        let i = idx[4 - rank + axis];
-        flat = flat * d + if d == 1 { 0 } else { i };
-    }
-    values[flat]
-}
-
-impl EvalOp for Attention {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let q = Heads::from(&inputs[0], self.q_num_heads)?;
         let mut k = Heads::from(&inputs[1], self.kv_num_heads)?;
         let mut v = Heads::from(&inputs[2], self.kv_num_heads)?;
@@ -336,14 +215,7 @@ impl EvalOp for Attention {
         );
         let group = q_heads / kv_heads;
         let nonpad: Option<Vec<i64>> = match self.slots.nonpad {
-            Some(i) => Some(
-                inputs[i]
-                    .cast_to::<i64>()?
-                    .to_plain_array_view::<i64>()?
-                    .iter()
-                    .copied()
-                    .collect(),
-            ),
+            Some(i) => Some(values::<i64>(&inputs[i])?),
             None => None,
         };
         if let Some(n) = &nonpad {
@@ -475,6 +347,121 @@ impl EvalOp for Attention {
             })
             .collect()
     }
+}
+
+/// A dense f32 tensor in `[batch, heads, sequence, head size]` layout.
+struct Heads {
+    data: Vec<f32>,
+    dims: [usize; 4],
+}
+
+impl Heads {
+    fn from(t: &Tensor, heads: Option<usize>) -> TractResult<Heads> {
+        let t = t.cast_to::<f32>()?;
+        let view = t.to_plain_array_view::<f32>()?;
+        let shape = view.shape().to_vec();
+        match shape[..] {
+            [b, h, s, d] => Ok(Heads {
+                data: view.iter().copied().collect(),
+                dims: [b, h, s, d],
+            }),
+            [b, s, hidden] => {
+                let h = heads.context("3D inputs need q_num_heads and kv_num_heads")?;
+                ensure!(
+                    hidden % h == 0,
+                    "hidden size {hidden} is not a multiple of {h} heads"
+                );
+                let d = hidden / h;
+                let mut data = vec![0.0; b * s * hidden];
+                for (i, v) in view.iter().enumerate() {
+                    let (bi, rest) = (i / (s * hidden), i % (s * hidden));
+                    let (si, hi, di) = (rest / hidden, (rest % hidden) / d, rest % d);
+                    data[((bi * h + hi) * s + si) * d + di] = *v;
+                }
+                Ok(Heads {
+                    data,
+                    dims: [b, h, s, d],
+                })
+            }
+            _ => bail!("Q, K and V must be of rank 3 or 4, got {shape:?}"),
+        }
+    }
+
+    fn at(&self, b: usize, h: usize, s: usize) -> &[f32] {
+        let [_, hs, ss, d] = self.dims;
+        let start = ((b * hs + h) * ss + s) * d;
+        &self.data[start..start + d]
+    }
+
+    /// `self` followed by `next` along the sequence axis.
+    fn concat(&self, next: &Heads) -> TractResult<Heads> {
+        let [b, h, s1, d] = self.dims;
+        let [b2, h2, s2, d2] = next.dims;
+        ensure!(
+            (b, h, d) == (b2, h2, d2),
+            "the cache {:?} does not match {:?}",
+            self.dims,
+            next.dims
+        );
+        let mut data = Vec::with_capacity(self.data.len() + next.data.len());
+        for bi in 0..b {
+            for hi in 0..h {
+                data.extend_from_slice(
+                    &self.data[((bi * h + hi) * s1) * d..((bi * h + hi + 1) * s1) * d],
+                );
+                data.extend_from_slice(
+                    &next.data[((bi * h + hi) * s2) * d..((bi * h + hi + 1) * s2) * d],
+                );
+            }
+        }
+        Ok(Heads {
+            data,
+            dims: [b, h, s1 + s2, d],
+        })
+    }
+
+    fn tensor(&self) -> TractResult<Tensor> {
+        Tensor::from_shape(&self.dims, &self.data)
+    }
+}
+
+/// The mask as an additive f32 bias with its shape, padded to `total` keys (with `false` or
+/// −∞, as the specification pads it).
+fn additive_mask(mask: &Tensor, total: usize) -> TractResult<(Vec<usize>, Vec<f32>)> {
+    let shape = mask.shape().to_vec();
+    let last = *shape.last().context("the mask has rank 0")?;
+    ensure!(
+        last <= total,
+        "the mask has {last} keys, more than the {total} attended"
+    );
+    let values: Vec<f32> = if mask.datum_type() == bool::datum_type() {
+        let v = mask.to_plain_array_view::<bool>()?;
+        v.iter()
+            .map(|&a| if a { 0.0 } else { f32::NEG_INFINITY })
+            .collect()
+    } else {
+        let m = mask.cast_to::<f32>()?;
+        m.to_plain_array_view::<f32>()?.iter().copied().collect()
+    };
+    let mut padded = Vec::with_capacity(values.len() / last.max(1) * total);
+    for row in values.chunks(last.max(1)) {
+        padded.extend_from_slice(row);
+        padded.extend(std::iter::repeat_n(f32::NEG_INFINITY, total - last));
+    }
+    let mut dims = shape;
+    *dims.last_mut().expect("rank checked") = total;
+    Ok((dims, padded))
+}
+
+/// Reads a right-aligned broadcast of `dims` at index `[b, h, i, j]`.
+fn broadcast_at(dims: &[usize], values: &[f32], idx: [usize; 4]) -> f32 {
+    let rank = dims.len();
+    let mut flat = 0;
+    for (axis, &d) in dims.iter().enumerate() {
+        let i = idx[4 - rank + axis];
+        flat = flat * d + if d == 1 { 0 } else { i };
+    }
+    values[flat]
 }
 
 /// Softmax in place; a row with no attendable key (all −∞ bias) is all zeros.

@@ -3,8 +3,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, wrap};
 
 /// The ONNX `BitCast` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(crate) fn parse(
         "BitCast node '{}': to {to:?} is not a numeric type",
         node.name
     );
-    Ok((inference_wrap(BitCast { to }, 1, rules), vec![]))
+    wrap(BitCast { to }, 1, rules)
 }
 
 fn rules<'p>(
@@ -31,7 +32,10 @@ fn rules<'p>(
     inputs: &'p [TensorProxy],
     outputs: &'p [TensorProxy],
 ) -> InferenceResult {
-    let op = op.downcast_ref::<BitCast>().context("a BitCast op")?;
+    let op = op
+        .downcast_ref::<super::Own<BitCast>>()
+        .map(|o| &o.0)
+        .context("a BitCast op")?;
     check_input_arity(inputs, 1)?;
     check_output_arity(outputs, 1)?;
     s.equals(&outputs[0].datum_type, op.to)?;
@@ -39,16 +43,10 @@ fn rules<'p>(
     Ok(())
 }
 
-impl Op for BitCast {
+impl Kernel for BitCast {
     fn name(&self) -> StaticName {
         "BitCast".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for BitCast {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let from = inputs[0].datum_type;
@@ -59,12 +57,8 @@ impl TypedOp for BitCast {
         );
         Ok(tvec!(self.to.fact(inputs[0].shape.clone())))
     }
-}
 
-impl EvalOp for BitCast {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
         ensure!(
             x.datum_type().size_of() == self.to.size_of(),

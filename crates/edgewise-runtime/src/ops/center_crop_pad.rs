@@ -5,8 +5,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, same_type_and_rank, values, wrap};
 
 /// The ONNX `CenterCropPad` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,20 +22,7 @@ pub(crate) fn parse(
     let op = CenterCropPad {
         axes: node.get_attr_opt_vec("axes")?,
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
-}
-
-fn rules<'p>(
-    _op: &dyn Op,
-    s: &mut Solver,
-    inputs: &'p [TensorProxy],
-    outputs: &'p [TensorProxy],
-) -> InferenceResult {
-    check_input_arity(inputs, 2)?;
-    check_output_arity(outputs, 1)?;
-    s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
-    s.equals(&outputs[0].rank, &inputs[0].rank)?;
-    Ok(())
+    wrap(op, 1, same_type_and_rank)
 }
 
 impl CenterCropPad {
@@ -58,16 +46,10 @@ impl CenterCropPad {
     }
 }
 
-impl Op for CenterCropPad {
+impl Kernel for CenterCropPad {
     fn name(&self) -> StaticName {
         "CenterCropPad".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for CenterCropPad {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let sizes = inputs[1]
@@ -86,19 +68,10 @@ impl TypedOp for CenterCropPad {
         let out = self.target(input, &sizes)?;
         Ok(tvec!(inputs[0].datum_type.fact(out)))
     }
-}
 
-impl EvalOp for CenterCropPad {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
-        let sizes: Vec<i64> = inputs[1]
-            .cast_to::<i64>()?
-            .to_plain_array_view::<i64>()?
-            .iter()
-            .copied()
-            .collect();
+        let sizes: Vec<i64> = values::<i64>(&inputs[1])?;
         let out_shape = self.target(x.shape(), &sizes)?;
         let mut out = Tensor::zero_dt(x.datum_type(), &out_shape)?;
         // Per axis: where the kept range starts in the input and in the output, and its length.

@@ -6,8 +6,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, output, values, wrap};
 
 /// The ONNX `Col2Im` operator; attributes default per spatial axis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub(crate) fn parse(
         dilations: node.get_attr_opt_vec("dilations")?,
         pads: node.get_attr_opt_vec("pads")?,
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, rules)
 }
 
 fn rules<'p>(
@@ -97,16 +98,10 @@ impl Col2Im {
     }
 }
 
-impl Op for Col2Im {
+impl Kernel for Col2Im {
     fn name(&self) -> StaticName {
         "Col2Im".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for Col2Im {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let known = |i: usize, what: &str| -> TractResult<Vec<usize>> {
@@ -128,12 +123,8 @@ impl TypedOp for Col2Im {
         shape.extend(image.iter().map(|d| d.to_dim()));
         Ok(tvec!(inputs[0].datum_type.fact(shape)))
     }
-}
 
-impl EvalOp for Col2Im {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let g = self.geometry(ints(&inputs[1])?, ints(&inputs[2])?)?;
         let x = &inputs[0];
         let [batch, rows, l] = x.shape()[..] else {
@@ -151,12 +142,7 @@ impl EvalOp for Col2Im {
         );
         let channels = rows / kernel;
         let plane: usize = g.image.iter().product();
-        let xs: Vec<f64> = x
-            .cast_to::<f64>()?
-            .to_plain_array_view::<f64>()?
-            .iter()
-            .copied()
-            .collect();
+        let xs: Vec<f64> = values::<f64>(x)?;
         let mut out = vec![0f64; batch * channels * plane];
         let n = g.image.len();
         for b in 0..batch {
@@ -184,9 +170,6 @@ impl EvalOp for Col2Im {
         }
         let mut shape = vec![batch, channels];
         shape.extend(&g.image);
-        let out = Tensor::from_shape(&shape, &out)?;
-        Ok(tvec!(
-            out.cast_to_dt(x.datum_type())?.into_owned().into_tvalue()
-        ))
+        Ok(tvec!(output(&shape, &out, x.datum_type())?))
     }
 }

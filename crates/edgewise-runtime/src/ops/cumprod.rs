@@ -3,8 +3,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, wrap};
 
 /// The ONNX `CumProd` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,7 @@ pub(crate) fn parse(
         exclusive: node.get_attr_opt::<i64>("exclusive")?.unwrap_or(0) != 0,
         reverse: node.get_attr_opt::<i64>("reverse")?.unwrap_or(0) != 0,
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, rules)
 }
 
 fn rules<'p>(
@@ -38,19 +39,34 @@ fn rules<'p>(
     Ok(())
 }
 
-impl Op for CumProd {
+impl Kernel for CumProd {
     fn name(&self) -> StaticName {
         "CumProd".into()
     }
 
-    op_as_typed_op!();
-}
-
-impl TypedOp for CumProd {
-    as_op!();
-
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         Ok(tvec!(inputs[0].datum_type.fact(inputs[0].shape.clone())))
+    }
+
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (x, axis) = (&inputs[0], &inputs[1]);
+        let rank = x.rank() as i64;
+        let axis = axis.cast_to_scalar::<i64>()?;
+        ensure!(
+            (-rank..rank).contains(&axis),
+            "axis {axis} for a tensor of rank {rank}"
+        );
+        let axis = if axis < 0 { axis + rank } else { axis } as usize;
+        let out = match x.datum_type() {
+            DatumType::F32 => self.run::<f32>(x, axis, 1.0)?,
+            DatumType::F64 => self.run::<f64>(x, axis, 1.0)?,
+            DatumType::I32 => self.run::<i32>(x, axis, 1)?,
+            DatumType::I64 => self.run::<i64>(x, axis, 1)?,
+            DatumType::U32 => self.run::<u32>(x, axis, 1)?,
+            DatumType::U64 => self.run::<u64>(x, axis, 1)?,
+            dt => bail!("CumProd of {dt:?} is not supported"),
+        };
+        Ok(tvec!(out.into_tvalue()))
     }
 }
 
@@ -100,30 +116,5 @@ impl CumProd {
             }
         }
         Tensor::from_shape(&shape, &v)
-    }
-}
-
-impl EvalOp for CumProd {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let (x, axis) = (&inputs[0], &inputs[1]);
-        let rank = x.rank() as i64;
-        let axis = axis.cast_to_scalar::<i64>()?;
-        ensure!(
-            (-rank..rank).contains(&axis),
-            "axis {axis} for a tensor of rank {rank}"
-        );
-        let axis = if axis < 0 { axis + rank } else { axis } as usize;
-        let out = match x.datum_type() {
-            DatumType::F32 => self.run::<f32>(x, axis, 1.0)?,
-            DatumType::F64 => self.run::<f64>(x, axis, 1.0)?,
-            DatumType::I32 => self.run::<i32>(x, axis, 1)?,
-            DatumType::I64 => self.run::<i64>(x, axis, 1)?,
-            DatumType::U32 => self.run::<u32>(x, axis, 1)?,
-            DatumType::U64 => self.run::<u64>(x, axis, 1)?,
-            dt => bail!("CumProd of {dt:?} is not supported"),
-        };
-        Ok(tvec!(out.into_tvalue()))
     }
 }

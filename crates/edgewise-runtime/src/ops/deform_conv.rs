@@ -5,8 +5,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, output, values, wrap};
 
 /// The ONNX `DeformConv` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub(crate) fn parse(
         "DeformConv node '{}': groups must be positive",
         node.name
     );
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, rules)
 }
 
 fn rules<'p>(
@@ -64,16 +65,10 @@ fn rules<'p>(
     Ok(())
 }
 
-impl Op for DeformConv {
+impl Kernel for DeformConv {
     fn name(&self) -> StaticName {
         "DeformConv".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for DeformConv {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(
@@ -89,37 +84,8 @@ impl TypedOp for DeformConv {
             off[3].clone()
         ])))
     }
-}
 
-fn floats(t: &Tensor) -> TractResult<Vec<f32>> {
-    Ok(t.cast_to::<f32>()?
-        .to_plain_array_view::<f32>()?
-        .iter()
-        .copied()
-        .collect())
-}
-
-/// Bilinear sample of a `h × w` plane at (y, x), zero outside.
-fn sample(plane: &[f32], h: usize, w: usize, y: f32, x: f32) -> f32 {
-    let (y0, x0) = (y.floor(), x.floor());
-    let (dy, dx) = (y - y0, x - x0);
-    let at = |yy: f32, xx: f32| -> f32 {
-        if yy < 0.0 || xx < 0.0 || yy >= h as f32 || xx >= w as f32 {
-            0.0
-        } else {
-            plane[yy as usize * w + xx as usize]
-        }
-    };
-    at(y0, x0) * (1.0 - dy) * (1.0 - dx)
-        + at(y0, x0 + 1.0) * (1.0 - dy) * dx
-        + at(y0 + 1.0, x0) * dy * (1.0 - dx)
-        + at(y0 + 1.0, x0 + 1.0) * dy * dx
-}
-
-impl EvalOp for DeformConv {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let [n, ic, ih, iw] = inputs[0].shape()[..] else {
             bail!("DeformConv supports 2D images")
         };
@@ -140,11 +106,11 @@ impl EvalOp for DeformConv {
             "offsets {:?} do not fit {og} offset groups",
             inputs[2].shape()
         );
-        let x = floats(&inputs[0])?;
-        let w = floats(&inputs[1])?;
-        let off = floats(&inputs[2])?;
-        let bias = self.bias.map(|i| floats(&inputs[i])).transpose()?;
-        let mask = self.mask.map(|i| floats(&inputs[i])).transpose()?;
+        let x = values::<f32>(&inputs[0])?;
+        let w = values::<f32>(&inputs[1])?;
+        let off = values::<f32>(&inputs[2])?;
+        let bias = self.bias.map(|i| values::<f32>(&inputs[i])).transpose()?;
+        let mask = self.mask.map(|i| values::<f32>(&inputs[i])).transpose()?;
         let (ocg, icog, k) = (oc / g, ic / og, kh * kw);
         let mut y = vec![0f32; n * oc * oh * ow];
         for b in 0..n {
@@ -181,11 +147,23 @@ impl EvalOp for DeformConv {
                 }
             }
         }
-        let y = Tensor::from_shape(&[n, oc, oh, ow], &y)?;
-        Ok(tvec!(
-            y.cast_to_dt(inputs[0].datum_type())?
-                .into_owned()
-                .into_tvalue()
-        ))
+        Ok(tvec!(output(&[n, oc, oh, ow], &y, inputs[0].datum_type())?))
     }
+}
+
+/// Bilinear sample of a `h × w` plane at (y, x), zero outside.
+fn sample(plane: &[f32], h: usize, w: usize, y: f32, x: f32) -> f32 {
+    let (y0, x0) = (y.floor(), x.floor());
+    let (dy, dx) = (y - y0, x - x0);
+    let at = |yy: f32, xx: f32| -> f32 {
+        if yy < 0.0 || xx < 0.0 || yy >= h as f32 || xx >= w as f32 {
+            0.0
+        } else {
+            plane[yy as usize * w + xx as usize]
+        }
+    };
+    at(y0, x0) * (1.0 - dy) * (1.0 - dx)
+        + at(y0, x0 + 1.0) * (1.0 - dy) * dx
+        + at(y0 + 1.0, x0) * dy * (1.0 - dx)
+        + at(y0 + 1.0, x0 + 1.0) * dy * dx
 }

@@ -3,8 +3,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, output, values, wrap};
 
 /// The ONNX `Det` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub(crate) fn parse(
     _ctx: &ParsingContext,
     _node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    Ok((inference_wrap(Det, 1, rules), vec![]))
+    wrap(Det, 1, rules)
 }
 
 fn rules<'p>(
@@ -30,22 +31,37 @@ fn rules<'p>(
     Ok(())
 }
 
-impl Op for Det {
+impl Kernel for Det {
     fn name(&self) -> StaticName {
         "Det".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for Det {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let rank = inputs[0].rank();
         ensure!(rank >= 2, "Det needs matrices, got rank {rank}");
         let shape: TVec<TDim> = inputs[0].shape.iter().take(rank - 2).cloned().collect();
         Ok(tvec!(inputs[0].datum_type.fact(shape)))
+    }
+
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = &inputs[0];
+        let shape = x.shape();
+        let rank = shape.len();
+        ensure!(
+            rank >= 2 && shape[rank - 1] == shape[rank - 2],
+            "Det needs square matrices, got {shape:?}"
+        );
+        let m = shape[rank - 1];
+        let values: Vec<f64> = values::<f64>(x)?;
+        let dets: Vec<f64> = if m == 0 {
+            vec![1.0; shape[..rank - 2].iter().product()]
+        } else {
+            values
+                .chunks(m * m)
+                .map(|c| determinant(c.to_vec(), m))
+                .collect()
+        };
+        Ok(tvec!(output(&shape[..rank - 2], &dets, x.datum_type())?))
     }
 }
 
@@ -75,37 +91,4 @@ fn determinant(mut a: Vec<f64>, m: usize) -> f64 {
         }
     }
     det
-}
-
-impl EvalOp for Det {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let x = &inputs[0];
-        let shape = x.shape();
-        let rank = shape.len();
-        ensure!(
-            rank >= 2 && shape[rank - 1] == shape[rank - 2],
-            "Det needs square matrices, got {shape:?}"
-        );
-        let m = shape[rank - 1];
-        let values: Vec<f64> = x
-            .cast_to::<f64>()?
-            .to_plain_array_view::<f64>()?
-            .iter()
-            .copied()
-            .collect();
-        let dets: Vec<f64> = if m == 0 {
-            vec![1.0; shape[..rank - 2].iter().product()]
-        } else {
-            values
-                .chunks(m * m)
-                .map(|c| determinant(c.to_vec(), m))
-                .collect()
-        };
-        let out = Tensor::from_shape(&shape[..rank - 2], &dets)?;
-        Ok(tvec!(
-            out.cast_to_dt(x.datum_type())?.into_owned().into_tvalue()
-        ))
-    }
 }

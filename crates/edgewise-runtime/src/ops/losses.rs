@@ -11,8 +11,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, wrap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reduction {
@@ -53,7 +54,7 @@ fn parse(node: &NodeProto, softmax: bool) -> TractResult<(Box<dyn InferenceOp>, 
         weighted: inputs == 3,
         log_prob: softmax && outputs == 2,
     };
-    Ok((inference_wrap(op, outputs, rules), vec![]))
+    wrap(op, outputs, rules)
 }
 
 pub(crate) fn parse_nll(
@@ -76,7 +77,10 @@ fn rules<'p>(
     inputs: &'p [TensorProxy],
     outputs: &'p [TensorProxy],
 ) -> InferenceResult {
-    let op = op.downcast_ref::<Loss>().context("a loss op")?;
+    let op = op
+        .downcast_ref::<super::Own<Loss>>()
+        .map(|o| &o.0)
+        .context("a loss op")?;
     s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
     if op.reduction == Reduction::None {
         s.equals(&outputs[0].shape, &inputs[1].shape)?;
@@ -90,7 +94,7 @@ fn rules<'p>(
     Ok(())
 }
 
-impl Op for Loss {
+impl Kernel for Loss {
     fn name(&self) -> StaticName {
         if self.softmax {
             "SoftmaxCrossEntropyLoss".into()
@@ -98,12 +102,6 @@ impl Op for Loss {
             "NegativeLogLikelihoodLoss".into()
         }
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for Loss {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let dt = inputs[0].datum_type;
@@ -118,12 +116,8 @@ impl TypedOp for Loss {
         }
         Ok(facts)
     }
-}
 
-impl EvalOp for Loss {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let dt = inputs[0].datum_type();
         let shape = inputs[0].shape().to_vec();
         ensure!(

@@ -4,8 +4,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, output, same_type_and_rank, values, wrap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AutoPad {
@@ -62,20 +63,7 @@ pub(crate) fn parse(
         "LpPool node '{}': attributes disagree on the number of spatial axes",
         node.name
     );
-    Ok((inference_wrap(op, 1, rules), vec![]))
-}
-
-fn rules<'p>(
-    _op: &dyn Op,
-    s: &mut Solver,
-    inputs: &'p [TensorProxy],
-    outputs: &'p [TensorProxy],
-) -> InferenceResult {
-    check_input_arity(inputs, 1)?;
-    check_output_arity(outputs, 1)?;
-    s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
-    s.equals(&outputs[0].rank, &inputs[0].rank)?;
-    Ok(())
+    wrap(op, 1, same_type_and_rank)
 }
 
 impl LpPool {
@@ -135,16 +123,10 @@ impl LpPool {
     }
 }
 
-impl Op for LpPool {
+impl Kernel for LpPool {
     fn name(&self) -> StaticName {
         "LpPool".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for LpPool {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let shape = inputs[0]
@@ -159,20 +141,11 @@ impl TypedOp for LpPool {
         out.extend(self.geometry(&shape[2..])?.iter().map(|g| g.0));
         Ok(tvec!(inputs[0].datum_type.fact(out)))
     }
-}
 
-impl EvalOp for LpPool {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
         let shape = x.shape().to_vec();
-        let values: Vec<f32> = x
-            .cast_to::<f32>()?
-            .to_plain_array_view::<f32>()?
-            .iter()
-            .copied()
-            .collect();
+        let values: Vec<f32> = values::<f32>(x)?;
         let spatial = &shape[2..];
         let geometry = self.geometry(spatial)?;
         let out_spatial: Vec<usize> = geometry.iter().map(|g| g.0).collect();
@@ -209,9 +182,6 @@ impl EvalOp for LpPool {
         }
         let mut dims = shape[..2].to_vec();
         dims.extend(out_spatial);
-        let out = Tensor::from_shape(&dims, &out)?;
-        Ok(tvec!(
-            out.cast_to_dt(x.datum_type())?.into_owned().into_tvalue()
-        ))
+        Ok(tvec!(output(&dims, &out, x.datum_type())?))
     }
 }

@@ -32,6 +32,111 @@ pub(crate) mod scalars;
 mod tensor_scatter;
 mod tfidf;
 
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
+use tract_onnx::tract_hir::internal::*;
+
+/// An operator the runtime runs with a kernel of its own: how it types and how it computes.
+/// [`Own`] gives it tract's operator traits.
+pub(crate) trait Kernel:
+    std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static
+{
+    fn name(&self) -> StaticName;
+    /// The output facts for these input facts (constants there when the plan pins them).
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>>;
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>>;
+}
+
+/// A [`Kernel`] as a tract operator.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Own<K>(pub K);
+
+impl<K: Kernel> Eq for Own<K> {}
+
+impl<K: Kernel> Op for Own<K> {
+    fn name(&self) -> StaticName {
+        self.0.name()
+    }
+
+    op_as_typed_op!();
+}
+
+impl<K: Kernel> EvalOp for Own<K> {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        self.0.eval(inputs)
+    }
+}
+
+impl<K: Kernel> TypedOp for Own<K> {
+    as_op!();
+
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        self.0.output_facts(inputs)
+    }
+}
+
+/// What a parser returns for a kernel with `outputs` outputs and inference `rules`.
+pub(crate) fn wrap<K: Kernel>(
+    kernel: K,
+    outputs: usize,
+    rules: for<'p> fn(
+        &dyn Op,
+        &mut Solver,
+        &'p [TensorProxy],
+        &'p [TensorProxy],
+    ) -> InferenceResult,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    Ok((inference_wrap(Own(kernel), outputs, rules), vec![]))
+}
+
+/// Inference rules of a one-output operator whose output has its first input's type and shape.
+pub(crate) fn same_type_and_shape<'p>(
+    _op: &dyn Op,
+    s: &mut Solver,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+) -> InferenceResult {
+    check_output_arity(outputs, 1)?;
+    s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+    s.equals(&outputs[0].shape, &inputs[0].shape)?;
+    Ok(())
+}
+
+/// Inference rules of a one-output operator whose output has its first input's type and rank.
+pub(crate) fn same_type_and_rank<'p>(
+    _op: &dyn Op,
+    s: &mut Solver,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+) -> InferenceResult {
+    check_output_arity(outputs, 1)?;
+    s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+    s.equals(&outputs[0].rank, &inputs[0].rank)?;
+    Ok(())
+}
+
+/// A tensor's elements converted to `T`, in order.
+pub(crate) fn values<T: Datum + Copy>(t: &Tensor) -> TractResult<Vec<T>> {
+    Ok(t.cast_to::<T>()?
+        .to_plain_array_view::<T>()?
+        .iter()
+        .copied()
+        .collect())
+}
+
+/// `values` of `shape` as a tensor of element type `dt` (a kernel's output in its input's type).
+pub(crate) fn output<T: Datum + Copy>(
+    shape: &[usize],
+    values: &[T],
+    dt: DatumType,
+) -> TractResult<TValue> {
+    Ok(Tensor::from_shape(shape, values)?
+        .cast_to_dt(dt)?
+        .into_owned()
+        .into_tvalue())
+}
+
 /// Installs this module's operators in tract's register.
 pub(crate) fn register(onnx: &mut tract_onnx::Onnx) {
     onnx.op_register.insert("LRN", lrn::parse);

@@ -10,8 +10,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, values, wrap};
 
 /// `ReduceMax` (`max`) or `ReduceMin`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ fn parse(
             .unwrap_or(0)
             != 0,
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, rules)
 }
 
 pub(crate) fn parse_max(
@@ -64,7 +65,10 @@ fn rules<'p>(
     inputs: &'p [TensorProxy],
     outputs: &'p [TensorProxy],
 ) -> InferenceResult {
-    let op = op.downcast_ref::<Extremum>().context("a reduction")?;
+    let op = op
+        .downcast_ref::<super::Own<Extremum>>()
+        .map(|o| &o.0)
+        .context("a reduction")?;
     check_output_arity(outputs, 1)?;
     s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
     if op.keepdims {
@@ -78,12 +82,7 @@ impl Extremum {
     /// one); an empty list means no reduction at all.
     fn reduced(&self, rank: usize, axes: Option<&Tensor>) -> TractResult<Vec<usize>> {
         let given: Vec<i64> = match (self.axes_input, axes) {
-            (true, Some(t)) => t
-                .cast_to::<i64>()?
-                .to_plain_array_view::<i64>()?
-                .iter()
-                .copied()
-                .collect(),
+            (true, Some(t)) => values::<i64>(t)?,
             (true, None) => bail!("the axes input must be known when planning"),
             (false, _) => self.axes.clone().unwrap_or_default(),
         };
@@ -155,7 +154,7 @@ impl Extremum {
     }
 }
 
-impl Op for Extremum {
+impl Kernel for Extremum {
     fn name(&self) -> StaticName {
         if self.max {
             "ReduceMax".into()
@@ -164,24 +163,14 @@ impl Op for Extremum {
         }
     }
 
-    op_as_typed_op!();
-}
-
-impl TypedOp for Extremum {
-    as_op!();
-
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let axes = inputs.get(1).and_then(|f| f.konst.as_deref());
         let reduced = self.reduced(inputs[0].rank(), axes)?;
         let shape = self.out_shape(&inputs[0].shape.to_tvec(), &reduced, 1.to_dim());
         Ok(tvec!(inputs[0].datum_type.fact(shape)))
     }
-}
 
-impl EvalOp for Extremum {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
         let reduced = self.reduced(x.rank(), inputs.get(1).map(|t| &**t))?;
         if reduced.is_empty() {

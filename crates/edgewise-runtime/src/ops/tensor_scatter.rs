@@ -5,8 +5,9 @@
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, same_type_and_shape, values, wrap};
 
 /// The ONNX `TensorScatter` operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,41 +29,19 @@ pub(crate) fn parse(
         axis: node.get_attr_opt("axis")?.unwrap_or(-2),
         circular,
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, same_type_and_shape)
 }
 
-fn rules<'p>(
-    _op: &dyn Op,
-    s: &mut Solver,
-    inputs: &'p [TensorProxy],
-    outputs: &'p [TensorProxy],
-) -> InferenceResult {
-    check_output_arity(outputs, 1)?;
-    s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
-    s.equals(&outputs[0].shape, &inputs[0].shape)?;
-    Ok(())
-}
-
-impl Op for TensorScatter {
+impl Kernel for TensorScatter {
     fn name(&self) -> StaticName {
         "TensorScatter".into()
     }
 
-    op_as_typed_op!();
-}
-
-impl TypedOp for TensorScatter {
-    as_op!();
-
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         Ok(tvec!(inputs[0].datum_type.fact(inputs[0].shape.clone())))
     }
-}
 
-impl EvalOp for TensorScatter {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let (cache, update) = (&inputs[0], &inputs[1]);
         let (shape, ushape) = (cache.shape(), update.shape());
         let rank = shape.len() as i64;
@@ -86,12 +65,7 @@ impl EvalOp for TensorScatter {
             "update {ushape:?} does not fit the cache {shape:?} along axis {axis}"
         );
         let starts: Vec<i64> = match inputs.get(2) {
-            Some(w) => w
-                .cast_to::<i64>()?
-                .to_plain_array_view::<i64>()?
-                .iter()
-                .copied()
-                .collect(),
+            Some(w) => values::<i64>(w)?,
             None => vec![0; shape[0]],
         };
         ensure!(

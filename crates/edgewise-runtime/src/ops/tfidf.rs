@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
+
+use super::{Kernel, values, wrap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -95,7 +96,7 @@ pub(crate) fn parse(
         weights: node.get_attr_opt_vec("weights")?.unwrap_or_default(),
         columns: indexes.iter().max().map_or(0, |m| m + 1),
     };
-    Ok((inference_wrap(op, 1, rules), vec![]))
+    wrap(op, 1, rules)
 }
 
 fn rules<'p>(
@@ -163,16 +164,10 @@ impl TfIdf {
     }
 }
 
-impl Op for TfIdf {
+impl Kernel for TfIdf {
     fn name(&self) -> StaticName {
         "TfIdfVectorizer".into()
     }
-
-    op_as_typed_op!();
-}
-
-impl TypedOp for TfIdf {
-    as_op!();
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let shape = &inputs[0].shape;
@@ -182,19 +177,10 @@ impl TypedOp for TfIdf {
             r => bail!("TfIdfVectorizer input must be [C] or [B, C], got rank {r}"),
         }))
     }
-}
 
-impl EvalOp for TfIdf {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
-        let tokens: Vec<i64> = x
-            .cast_to::<i64>()?
-            .to_plain_array_view::<i64>()?
-            .iter()
-            .copied()
-            .collect();
+        let tokens: Vec<i64> = values::<i64>(x)?;
         let (rows, width) = match x.shape() {
             [] => (1, 1),
             [c] => (1, *c),
