@@ -31,6 +31,7 @@ export async function benchThirdParty(rt, args) {
     }
     const c = JSON.parse(readFileSync(path.join(dir, 'case.json'), 'utf8'));
     const bytes = readFileSync(c.model);
+    const externalData = (c.external ?? []).map((file) => ({ path: file, data: readFileSync(path.join(path.dirname(c.model), file)) }));
     const inputs = await readTensors(c.datasets[0].inputs, (f) => readFileSync(path.join(dir, f)));
     const order = k % 2 === 0 ? rt.list : [...rt.list].reverse();
     const sessions = {};
@@ -38,7 +39,7 @@ export async function benchThirdParty(rt, args) {
     const first = {};
     for (const r of order) {
       const t0 = performance.now();
-      const session = await r.lib.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', executionProviders: ['wasm'] });
+      const session = await r.lib.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', executionProviders: ['wasm'], externalData });
       const t1 = performance.now();
       const feeds = Object.fromEntries(inputs.map((t) => [t.name, new r.lib.Tensor(t.type, t.data, t.dims)]));
       const out = await session.run(feeds);

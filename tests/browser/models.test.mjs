@@ -36,7 +36,7 @@ for (const m of models) {
       await page.route(`${base}${PAGE_PATH}`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
       await page.goto(`${base}${PAGE_PATH}`);
       const failures = await page.evaluate(
-        async ({ id, cases }) => {
+        async ({ id, cases, model }) => {
           const lib = await import('edgewise');
           const { runCase } = await import('/tests/conformance/cases.mjs');
           const bytes = async (url) => {
@@ -44,18 +44,22 @@ for (const m of models) {
             if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
             return new Uint8Array(await r.arrayBuffer());
           };
-          const modelBytes = await bytes(`/models/${id}.onnx`);
+          const modelBytes = await bytes(model);
           const failed = [];
           for (const { dir, c } of cases) {
             try {
-              await runCase(c, lib, { modelBytes, read: (file) => bytes(`/models/cases/${dir}/${file}`) });
+              await runCase(c, lib, {
+                modelBytes,
+                read: (file) => bytes(`/models/cases/${dir}/${file}`),
+                readExternal: (file) => bytes(`/models/${id}/${file}`),
+              });
             } catch (e) {
               failed.push(`${dir}: ${e.message ?? e}`);
             }
           }
           return failed;
         },
-        { id: m.id, cases },
+        { id: m.id, cases, model: m.external?.length ? `/models/${m.id}/${m.path.split('/').pop()}` : `/models/${m.id}.onnx` },
       );
       if (failures.length) throw new Error(failures.join('\n'));
     });

@@ -139,15 +139,21 @@ export async function readTensors(list, read) {
 
 /**
  * Runs case `c` (a parsed case.json) with the package `lib`: loads the model from
- * `modelBytes`, runs every data set, compares. Throws a message starting `load:`, `run:` or
- * naming the output at fault; `onError(e)` sees every error from the package first.
+ * `modelBytes` (and its external data files, `readExternal(name)` giving each one's bytes;
+ * without it, a model given as a path or URL finds them beside it),
+ * runs every data set, compares. Throws a message starting `load:`, `run:` or naming the
+ * output at fault; `onError(e)` sees every error from the package first.
  */
-export async function runCase(c, lib, { modelBytes, read, onError = () => {} }) {
+export async function runCase(c, lib, { modelBytes, read, readExternal, onError = () => {} }) {
   if (c.error !== null && c.error !== undefined) throw new Error(`not exported: ${c.error}`);
   if (!c.datasets?.length) throw new Error('no data sets');
   let session;
   try {
-    session = await lib.InferenceSession.create(modelBytes);
+    const options = {};
+    if (readExternal) {
+      options.externalData = await Promise.all((c.external ?? []).map(async (path) => ({ path, data: await readExternal(path) })));
+    }
+    session = await lib.InferenceSession.create(modelBytes, options);
   } catch (e) {
     onError(e);
     throw new Error(`load: ${e.message ?? e}`);

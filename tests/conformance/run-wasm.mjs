@@ -16,7 +16,7 @@
 
 import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 import { firstLine, runCase } from './cases.mjs';
@@ -27,7 +27,12 @@ import { firstLine, runCase } from './cases.mjs';
 async function runCaseIn(dir, lib) {
   const c = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'));
   const modelBytes = c.error ? undefined : readFileSync(c.model);
-  await runCase(c, lib, { modelBytes, read: (file) => readFileSync(join(dir, file)), onError: rethrowTrap });
+  await runCase(c, lib, {
+    modelBytes,
+    read: (file) => readFileSync(join(dir, file)),
+    readExternal: (file) => readFileSync(join(dirname(c.model), file)),
+    onError: rethrowTrap,
+  });
 }
 
 class Trap extends Error {}

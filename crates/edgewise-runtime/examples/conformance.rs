@@ -95,8 +95,24 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let rtol = case["rtol"].as_f64().ok_or("case.json has no rtol")?;
     let atol = case["atol"].as_f64().ok_or("case.json has no atol")?;
     let bytes = std::fs::read(model).map_err(|e| format!("cannot read {model}: {e}"))?;
-    let mut session =
-        Session::new(&bytes, &SessionOptions::default()).map_err(|e| format!("load: {e}"))?;
+    // External data files sit beside the model, by the names the model gives them.
+    let beside = Path::new(model).parent().unwrap_or(Path::new("."));
+    let external_data = case["external"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|f| {
+            std::fs::read(beside.join(f))
+                .map(|b| (f.to_string(), b))
+                .map_err(|e| format!("cannot read external data {f}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = SessionOptions {
+        external_data,
+        ..Default::default()
+    };
+    let mut session = Session::new(&bytes, &options).map_err(|e| format!("load: {e}"))?;
     let sets = case["datasets"]
         .as_array()
         .ok_or("case.json has no datasets")?;

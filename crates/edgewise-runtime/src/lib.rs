@@ -15,6 +15,7 @@
 //! GPU stage fell back to the CPU.
 
 mod convert;
+mod external;
 mod feeds;
 mod load;
 mod ops;

@@ -19,8 +19,9 @@ pub(crate) struct Decoded {
     pub framework: tract_onnx::Onnx,
 }
 
-/// Decodes the protobuf and checks it looks like an ONNX model.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
+/// Decodes the protobuf, checks it looks like an ONNX model, and copies the bytes of
+/// initializers stored in external files from `external` (file name, bytes) into it.
+pub(crate) fn decode(bytes: &[u8], external: &[(String, Vec<u8>)]) -> Result<Decoded> {
     if bytes.is_empty() {
         return Err(Error::InvalidModel("the model is empty (0 bytes)".into()));
     }
@@ -48,6 +49,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded> {
             graph.output.len()
         )));
     }
+    crate::external::attach(&mut proto, external)?;
     crate::ops::contrib::rewrite(&mut proto, &framework)?;
     crate::ops::scalars::rewrite(&mut proto);
     crate::ops::reverse_rnn::rewrite(&mut proto);

@@ -43,6 +43,9 @@ pub struct SessionOptions {
     /// The most plans kept at once for a model planned per input shape (one that does not
     /// type with its symbolic shapes); least recently used ones go first.
     pub plan_cache_size: usize,
+    /// The files that initializers stored outside the model are read from, by the name the
+    /// model gives them (onnxruntime-web's `externalData`).
+    pub external_data: Vec<(String, Vec<u8>)>,
 }
 
 /// Plans kept per session by default when a model is planned per input shape.
@@ -56,6 +59,7 @@ impl Default for SessionOptions {
             gpu: GpuOptions::default(),
             free_dimension_overrides: Vec::new(),
             plan_cache_size: DEFAULT_PLAN_CACHE_SIZE,
+            external_data: Vec::new(),
         }
     }
 }
@@ -96,7 +100,7 @@ impl Session {
     /// model that uses edgewise operators, this requests a GPU device, hence `async`.
     pub async fn create(bytes: &[u8], options: &SessionOptions) -> Result<Session> {
         let decoded = guard(|| {
-            let mut decoded = load::decode(bytes)?;
+            let mut decoded = load::decode(bytes, &options.external_data)?;
             load::check_operators(&decoded)?;
             load::override_dims(&mut decoded.proto, &options.free_dimension_overrides)?;
             Ok(decoded)
@@ -158,6 +162,19 @@ impl Session {
             outputs,
             engine: Engine::Staged(Box::new(staged)),
         })
+    }
+
+    /// The external data files a model's initializers are stored in (empty for most models),
+    /// by the names it gives them: what `SessionOptions::external_data` must provide.
+    pub fn external_files(bytes: &[u8]) -> Result<Vec<String>> {
+        let framework = tract_onnx::onnx();
+        let proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
+            Error::InvalidModel(format!(
+                "not an ONNX protobuf ({} bytes): {e:#}",
+                bytes.len()
+            ))
+        })?;
+        Ok(crate::external::files(&proto))
     }
 
     /// Loads a model, blocking until the GPU device (if one is asked for) is ready.

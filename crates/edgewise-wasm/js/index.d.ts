@@ -135,6 +135,12 @@ export declare namespace InferenceSession {
      * signature) kept at once, least recently used dropped first. 8 by default.
      */
     planCacheSize?: number;
+    /**
+     * As in onnxruntime-web: the files that initializers stored outside the model (ONNX
+     * external data) are read from, by the name the model gives them. A model given as a URL
+     * or a path finds its files beside it when this is left out.
+     */
+    externalData?: readonly ({ path: string; data: Uint8Array | ArrayBuffer | Blob | string | URL } | string)[];
   }
 
   type FeedsType = { readonly [name: string]: Tensor };

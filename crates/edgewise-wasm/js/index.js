@@ -183,24 +183,65 @@ export class Tensor {
   dispose() {}
 }
 
-async function loadModelBytes(model) {
-  if (model instanceof Uint8Array) return model;
-  if (model instanceof ArrayBuffer) return new Uint8Array(model);
-  if (ArrayBuffer.isView(model)) return new Uint8Array(model.buffer, model.byteOffset, model.byteLength);
-  if (typeof model === 'string' || model instanceof URL) {
-    const base = typeof location !== 'undefined' ? location.href : undefined;
-    let url;
-    try {
-      url = new URL(model, base);
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || url.protocol === 'file:') return readFile(url ?? model, 'model');
+/** The working directory as a file URL where there is one (Node, Deno), else undefined. */
+function cwdUrl() {
+  const cwd = globalThis.process?.cwd?.() ?? globalThis.Deno?.cwd?.();
+  return cwd === undefined ? undefined : new URL(`file://${encodeURI(cwd.endsWith('/') ? cwd : `${cwd}/`)}`);
+}
+
+/**
+ * A URL for a string or URL source: relative to the page where there is one, else a file
+ * path relative to the working directory (Node, Deno); undefined when neither applies.
+ */
+function sourceUrl(source) {
+  if (source instanceof URL) return source;
+  if (typeof source !== 'string') return undefined;
+  const base = typeof location !== 'undefined' ? location.href : undefined;
+  try {
+    return new URL(source, base);
+  } catch {
+    const dir = cwdUrl();
+    return dir === undefined ? undefined : new URL(encodeURI(source), dir);
+  }
+}
+
+/** The bytes of a source: bytes as they are, a Blob read, a URL fetched, a path read (Node, Deno). */
+async function loadBytes(source, what) {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = sourceUrl(source);
+    if (url === undefined || url.protocol === 'file:') return readFile(url ?? source, what);
     const response = await fetch(url);
-    if (!response.ok) throw new Error(`could not fetch model ${url}: HTTP ${response.status}`);
+    if (!response.ok) throw new Error(`could not fetch ${what} ${url}: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   }
-  throw new TypeError('InferenceSession.create: model must be bytes (Uint8Array, ArrayBuffer), a URL or a path');
+  throw new TypeError(`InferenceSession.create: ${what} must be bytes (Uint8Array, ArrayBuffer, Blob), a URL or a path`);
+}
+
+/**
+ * The external data files as `[path, bytes]` pairs: those `externalData` gives (onnxruntime-web's
+ * option: `{ path, data }` or a path), or, when it is absent and the model came from a URL or a
+ * path, the files the model names, read from beside it.
+ */
+async function externalFiles(options, model, bytes) {
+  const given = options?.externalData;
+  if (given !== undefined) {
+    if (!Array.isArray(given)) throw new TypeError('externalData must be an array of { path, data } or paths');
+    return Promise.all(
+      given.map(async (entry) => {
+        const { path, data } = typeof entry === 'string' ? { path: entry, data: entry } : entry ?? {};
+        if (typeof path !== 'string') throw new TypeError('externalData: each entry needs a path (the name the model gives the file)');
+        return [path, await loadBytes(data, `external data '${path}'`)];
+      }),
+    );
+  }
+  const url = sourceUrl(model);
+  if (url === undefined) return [];
+  const names = raw.externalFiles(bytes);
+  return Promise.all(names.map(async (name) => [name, await loadBytes(new URL(name, url), `external data '${name}'`)]));
 }
 
 function optimizeFlag(options) {
@@ -291,15 +332,18 @@ export class InferenceSession {
    * operators on the GPU where there is one), `graphOptimizationLevel` ('all' | 'disabled'),
    * `freeDimensionOverrides` (`{ batch: 1 }`: pins symbolic input dims by name, as in
    * onnxruntime-web), `planCacheSize` (plans kept for a model that is planned per input
-   * shape; 8 by default).
+   * shape; 8 by default), `externalData` (`[{ path, data }]`, as in onnxruntime-web: the files
+   * that initializers stored outside the model are read from; a model given as a URL or a path
+   * finds its files beside it without it).
    */
   static async create(model, options = {}) {
     const providers = providerList(options);
     const optimize = optimizeFlag(options);
     const [dims, sizes] = freeDimensions(options);
     const cacheSize = planCacheSize(options);
-    const [bytes] = await Promise.all([loadModelBytes(model), init()]);
-    const inner = await WasmSession.create(bytes, optimize, providers, dims, sizes, cacheSize);
+    const [bytes] = await Promise.all([loadBytes(model, 'model'), init()]);
+    const external = await externalFiles(options, model, bytes);
+    const inner = await WasmSession.create(bytes, optimize, providers, dims, sizes, cacheSize, external);
     const session = new InferenceSession(inner);
     session.#report();
     return session;

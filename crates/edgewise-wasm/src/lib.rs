@@ -40,6 +40,12 @@ pub fn memory_bytes() -> f64 {
     }
 }
 
+/// The external data files a model's initializers are stored in, by the names it gives them.
+#[wasm_bindgen(js_name = externalFiles)]
+pub fn external_files(bytes: &[u8]) -> Result<Vec<String>, JsError> {
+    Ok(Session::external_files(bytes)?)
+}
+
 /// A loaded model. Created by [`WasmSession::create`]; freed by `free()` from JS.
 #[wasm_bindgen]
 pub struct WasmSession {
@@ -64,7 +70,8 @@ fn busy() -> JsError {
 
 #[wasm_bindgen]
 impl WasmSession {
-    /// Loads an ONNX model from its bytes. `optimize = false` skips tract's optimizer;
+    /// Loads an ONNX model from its bytes (and `external`, `[[path, Uint8Array], …]`, the files
+    /// its external initializers are read from). `optimize = false` skips tract's optimizer;
     /// `providers` lists "webgpu" and/or "cpu" in order of preference; `free_dims[i]` is
     /// pinned to `free_sizes[i]` (onnxruntime's `freeDimensionOverrides`); `plan_cache_size`
     /// bounds the plans kept for a model planned per input shape.
@@ -75,6 +82,7 @@ impl WasmSession {
         free_dims: Vec<String>,
         free_sizes: Vec<u32>,
         plan_cache_size: u32,
+        external: js_sys::Array,
     ) -> Result<WasmSession, JsError> {
         let providers = providers
             .iter()
@@ -99,6 +107,7 @@ impl WasmSession {
                 .zip(free_sizes.into_iter().map(|n| n as usize))
                 .collect(),
             plan_cache_size: plan_cache_size as usize,
+            external_data: marshal::external_from_js(&external)?,
             ..Default::default()
         };
         let session = Session::create(&bytes, &options).await?;

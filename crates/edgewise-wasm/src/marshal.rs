@@ -77,6 +77,27 @@ pub(crate) fn stages(reports: &[StageReport]) -> Array {
         .collect()
 }
 
+/// `[[path, Uint8Array], …]` → (path, bytes) pairs.
+pub(crate) fn external_from_js(list: &Array) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    list.iter()
+        .map(|entry| {
+            let pair = entry
+                .dyn_into::<Array>()
+                .map_err(|_| invalid("each external data entry must be [path, bytes]".into()))?;
+            let path = pair
+                .get(0)
+                .as_string()
+                .ok_or_else(|| invalid("external data paths must be strings".into()))?;
+            let bytes = pair.get(1).dyn_into::<js_sys::Uint8Array>().map_err(|_| {
+                invalid(format!(
+                    "external data '{path}': the bytes must be a Uint8Array"
+                ))
+            })?;
+            Ok((path, bytes.to_vec()))
+        })
+        .collect()
+}
+
 /// A session's plan statistics as a plain object.
 pub(crate) fn plan_stats(p: &PlanStats) -> Object {
     let obj = Object::new();

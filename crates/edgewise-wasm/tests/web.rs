@@ -12,9 +12,17 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 async fn create_with(bytes: &[u8], providers: &[&str]) -> Result<WasmSession, JsValue> {
     let providers = providers.iter().map(|p| p.to_string()).collect();
-    WasmSession::create(bytes.to_vec(), true, providers, vec![], vec![], 8)
-        .await
-        .map_err(JsValue::from)
+    WasmSession::create(
+        bytes.to_vec(),
+        true,
+        providers,
+        vec![],
+        vec![],
+        8,
+        js_sys::Array::new(),
+    )
+    .await
+    .map_err(JsValue::from)
 }
 
 async fn create(bytes: &[u8]) -> Result<WasmSession, JsValue> {
@@ -85,6 +93,7 @@ async fn free_dimension_overrides_reach_the_session() {
         vec!["batch".into()],
         vec![2],
         8,
+        Array::new(),
     )
     .await
     .unwrap();
@@ -96,6 +105,7 @@ async fn free_dimension_overrides_reach_the_session() {
         vec!["height".into()],
         vec![2],
         8,
+        Array::new(),
     )
     .await
     .err()
