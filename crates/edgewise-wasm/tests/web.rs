@@ -203,8 +203,12 @@ async fn bad_feeds_are_errors_and_the_session_survives() {
             "does not match dims",
         ),
         (
+            Array::of1(&feed("x", "bfloat16", ones(8), &[2.0, 4.0])),
+            "unknown tensor type 'bfloat16'",
+        ),
+        (
             Array::of1(&feed("x", "float16", ones(8), &[2.0, 4.0])),
-            "unknown tensor type 'float16'",
+            "data of a float16 tensor must be a Uint16Array, got Float32Array",
         ),
         (
             Array::of1(&feed("x", "float32", ones(8), &[2.0, -4.0])),
