@@ -1,6 +1,6 @@
 // Models that do not type with their symbolic shapes, through the package in Node: a plan per
-// input shape (cached, reused), a branch chosen by an input's value, freeDimensionOverrides,
-// and float16 tensors.
+// input shape (cached, reused), a branch chosen by an input's value, a Loop,
+// freeDimensionOverrides, and float16 tensors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -67,6 +67,27 @@ test('a branch on an input value is chosen with that value pinned', async () => 
   assert.deepEqual(b.dims, [1, 3, 1]);
   assert.deepEqual(Array.from(b.data), [1, -2, 3]);
   assert.deepEqual(session.plans().pinned, ['rate']);
+});
+
+test('a Loop whose carried value grows runs its body per iteration, reading an outer value', async () => {
+  const session = await InferenceSession.create(fixture('counting_loop'));
+  for (const [x, steps] of [[[1, 2], 3], [[0.5, -1, 4], 5], [[3], 0]]) {
+    const { y, sums } = await session.run({
+      x: new Tensor('float32', Float32Array.from(x), [x.length]),
+      steps: new Tensor('int64', BigInt64Array.from([BigInt(steps)]), []),
+    });
+    // Written out: iteration i appends 2·i and emits the running sum.
+    const want = [...x];
+    const wantSums = [];
+    for (let i = 0; i < steps; i++) {
+      want.push(2 * i);
+      wantSums.push(want.reduce((a, v) => a + v, 0));
+    }
+    assert.deepEqual(y.dims, [x.length + steps]);
+    assert.deepEqual(Array.from(y.data), want);
+    assert.deepEqual(sums.dims, [steps]);
+    assert.deepEqual(Array.from(sums.data), wantSums);
+  }
 });
 
 test('freeDimensionOverrides pins a symbolic dim by name, as in onnxruntime-web', async () => {

@@ -11,11 +11,12 @@ use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
 pub type Fixture = fn() -> Vec<u8>;
 
 /// Every fixture, by the file name (without `.onnx`) the JS tests load it from.
-pub const ALL: [(&str, Fixture); 11] = [
+pub const ALL: [(&str, Fixture); 12] = [
     ("mlp", mlp),
     ("half_precision", half_precision),
     ("unshaped", unshaped),
     ("rate_branch", rate_branch),
+    ("counting_loop", counting_loop),
     ("declared_batch_one", declared_batch_one),
     ("border_chain", border_chain),
     ("dct_codec", dct_codec),
@@ -181,6 +182,60 @@ pub fn rate_branch() -> Vec<u8> {
         ],
     );
     g.output_unshaped("y", DType::F32);
+    g.to_bytes()
+}
+
+/// The step [`counting_loop`] scales its iteration number by.
+pub const COUNTING_LOOP_STEP: f32 = 2.0;
+
+/// A `Loop` whose carried value grows: inputs `x` float32[n] and `steps` int64 scalar (the
+/// trip count). Iteration `i` appends `i · 2` (the step is an outer value the body reads) to
+/// the carried vector, starting from `x`, and emits the carried vector's sum. Outputs `y`
+/// float32[n + steps] = `x` followed by `0, 2, …, 2(steps − 1)`, and `sums` float32[steps]
+/// with `sums[i] = Σx + i(i + 1)`.
+pub fn counting_loop() -> Vec<u8> {
+    let mut body = GraphBuilder::new("count", 17);
+    body.input("i", DType::I64, &[]);
+    body.input("cond_in", DType::Bool, &[]);
+    body.input_unshaped("acc", DType::F32);
+    body.initializer(tensor_i64("axes_first", &[1], &[0]));
+    body.node("Identity", &["cond_in"], "cond_out", vec![]);
+    body.node(
+        "Cast",
+        &["i"],
+        "i_float",
+        vec![("to", Attr::Int(DType::F32.onnx_code() as i64))],
+    );
+    body.node("Mul", &["i_float", "step"], "value", vec![]);
+    body.node("Unsqueeze", &["value", "axes_first"], "item", vec![]);
+    body.node(
+        "Concat",
+        &["acc", "item"],
+        "acc_out",
+        vec![("axis", Attr::Int(0))],
+    );
+    body.node(
+        "ReduceSum",
+        &["acc_out"],
+        "total",
+        vec![("keepdims", Attr::Int(0))],
+    );
+    body.output("cond_out", DType::Bool, &[]);
+    body.output_unshaped("acc_out", DType::F32);
+    body.output("total", DType::F32, &[]);
+    let mut g = GraphBuilder::new("counting_loop", 17);
+    g.input("x", DType::F32, &[Dim::Symbolic("n".into())]);
+    g.input("steps", DType::I64, &[]);
+    g.initializer(tensor_f32("step", &[], &[COUNTING_LOOP_STEP]));
+    g.node_in(
+        "",
+        "Loop",
+        &["steps", "", "x"],
+        &["y", "sums"],
+        vec![("body", Attr::Graph(Box::new(body.graph())))],
+    );
+    g.output_unshaped("y", DType::F32);
+    g.output_unshaped("sums", DType::F32);
     g.to_bytes()
 }
 

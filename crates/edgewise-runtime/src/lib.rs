@@ -19,6 +19,7 @@ mod external;
 mod feeds;
 mod load;
 mod ops;
+mod orphans;
 mod plan;
 mod quant;
 mod report;

@@ -210,15 +210,18 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
             .map_err(|e| Error::InvalidModel(format!("float16 to float32: {e:#}")))?;
     }
     crate::quant::guard_dequantize_chains(&mut typed)?;
-    if optimize {
-        typed
-            .into_optimized()
-            .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))
-    } else {
-        typed
-            .into_decluttered()
-            .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))
+    let decluttered = typed
+        .into_decluttered()
+        .and_then(crate::orphans::adopt)
+        .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))?;
+    if !optimize {
+        return Ok(decluttered);
     }
+    let mut optimized = decluttered;
+    optimized
+        .optimize()
+        .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))?;
+    Ok(optimized)
 }
 
 /// Translates half-precision work to single precision, casting the outputs that were

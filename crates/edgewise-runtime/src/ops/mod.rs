@@ -3,7 +3,8 @@
 //!
 //! One file per operator. The semantics are always the ONNX operator's. Some replace tract's
 //! way of running an operator: a faster kernel for the web (`LRN`), typing that real models
-//! need (`If` whose branches differ in shape, chosen ahead when its condition is known). Others
+//! need (`If` whose branches differ in shape, chosen ahead when its condition is known; `Loop`,
+//! which tract lacks, its body run per iteration with plans typed for the shapes fed). Others
 //! add operators tract lacks (`Attention`, the losses, `AffineGrid`, `BitCast`, `Col2Im`,
 //! `CumProd`, `CenterCropPad`, `DeformConv`, `Det`, `LpPool`, `TensorScatter`, `TfIdfVectorizer`,
 //! ONNX-ML's `Binarizer`), each with
@@ -23,6 +24,7 @@ mod cumprod;
 mod deform_conv;
 mod det;
 mod r#if;
+mod r#loop;
 mod losses;
 mod lp_pool;
 mod lrn;
@@ -141,6 +143,7 @@ pub(crate) fn output<T: Datum + Copy>(
 pub(crate) fn register(onnx: &mut tract_onnx::Onnx) {
     onnx.op_register.insert("LRN", lrn::parse);
     onnx.op_register.insert("If", r#if::parse);
+    onnx.op_register.insert("Loop", r#loop::parse);
     onnx.op_register.insert("Attention", attention::parse);
     onnx.op_register
         .insert("NegativeLogLikelihoodLoss", losses::parse_nll);
