@@ -53,6 +53,7 @@ pub(crate) fn decode(bytes: &[u8], external: &[(String, Vec<u8>)]) -> Result<Dec
     crate::ops::contrib::rewrite(&mut proto, &framework)?;
     crate::ops::scalars::rewrite(&mut proto);
     crate::ops::reverse_rnn::rewrite(&mut proto);
+    crate::ops::upsample::rewrite(&mut proto);
     Ok(Decoded { proto, framework })
 }
 

@@ -7,11 +7,12 @@
 //! which tract lacks, its body run per iteration with plans typed for the shapes fed). Others
 //! add operators tract lacks (`Attention`, the losses, `AffineGrid`, `BitCast`, `Col2Im`,
 //! `CumProd`, `CenterCropPad`, `DeformConv`, `Det`, `LpPool`, `TensorScatter`, `TfIdfVectorizer`,
-//! ONNX-ML's `Binarizer`), each with
-//! its own kernel, or fix what tract gets wrong (`ReduceMax` / `ReduceMin` of −∞ rows). Passes
-//! rewrite the protobuf before tract parses it: `contrib` (onnxruntime's quantized contrib
-//! operators into standard ONNX), `scalars` (one-element tensors where a scalar is due) and
-//! `reverse_rnn` (backward recurrent layers as forward ones on the reversed sequence).
+//! ONNX-ML's `Binarizer`), each with its own kernel, or as the operator that replaced them
+//! (`Upsample`, run as opset 10's `Resize`), or fix what tract gets wrong (`ReduceMax` /
+//! `ReduceMin` of −∞ rows). Passes rewrite the protobuf before tract parses it: `contrib`
+//! (onnxruntime's quantized contrib operators into standard ONNX), `scalars` (one-element
+//! tensors where a scalar is due), `reverse_rnn` (backward recurrent layers as forward ones on
+//! the reversed sequence) and `upsample` (opset 7's scales attribute as an input).
 
 mod affine_grid;
 mod attention;
@@ -33,6 +34,7 @@ pub(crate) mod reverse_rnn;
 pub(crate) mod scalars;
 mod tensor_scatter;
 mod tfidf;
+pub(crate) mod upsample;
 
 use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
@@ -166,4 +168,5 @@ pub(crate) fn register(onnx: &mut tract_onnx::Onnx) {
         .insert("CenterCropPad", center_crop_pad::parse);
     onnx.op_register.insert("Det", det::parse);
     onnx.op_register.insert("LpPool", lp_pool::parse);
+    onnx.op_register.insert("Upsample", upsample::parse);
 }
