@@ -65,31 +65,36 @@ pub fn start(port: u16) -> Result<(String, JoinHandle<()>)> {
         .server_addr()
         .to_ip()
         .ok_or_else(|| anyhow!("no IP address"))?;
+    // One thread per request: a client that stops reading a large response (a page closed
+    // mid-download) then holds up only its own request, not every later one.
     let handle = std::thread::spawn(move || {
         for request in server.incoming_requests() {
-            let url = request.url().to_string();
-            let result = if url == "/" {
-                request.respond(Response::empty(302).with_header(header("Location", "/www/")))
-            } else if let Some(file) = resolve(&url) {
-                match fs::read(&file) {
-                    Ok(bytes) => request.respond(
-                        Response::from_data(bytes)
-                            .with_header(header("Content-Type", mime(&file)))
-                            .with_header(header("Cache-Control", "no-store")),
-                    ),
-                    Err(_) => request.respond(Response::empty(500)),
-                }
-            } else {
-                request.respond(
-                    Response::from_string(format!("not found: {url}")).with_status_code(404),
-                )
-            };
-            if let Err(e) = result {
-                eprintln!("serve: {url}: {e}");
-            }
+            std::thread::spawn(move || respond(request));
         }
     });
     Ok((format!("http://{addr}"), handle))
+}
+
+/// Answers one request: a redirect from `/`, a served file, or 404.
+fn respond(request: tiny_http::Request) {
+    let url = request.url().to_string();
+    let result = if url == "/" {
+        request.respond(Response::empty(302).with_header(header("Location", "/www/")))
+    } else if let Some(file) = resolve(&url) {
+        match fs::read(&file) {
+            Ok(bytes) => request.respond(
+                Response::from_data(bytes)
+                    .with_header(header("Content-Type", mime(&file)))
+                    .with_header(header("Cache-Control", "no-store")),
+            ),
+            Err(_) => request.respond(Response::empty(500)),
+        }
+    } else {
+        request.respond(Response::from_string(format!("not found: {url}")).with_status_code(404))
+    };
+    if let Err(e) = result {
+        eprintln!("serve: {url}: {e}");
+    }
 }
 
 #[cfg(test)]
