@@ -3,13 +3,19 @@
 //! It serves only the folders a page needs (`www/`, `pkg/`, `onnx/`, `tests/`, and the
 //! third-party models `cargo xtask setup` fetched into `target/models/` as `models/`) with the
 //! right MIME types (`application/wasm` lets browsers compile while downloading).
+//!
+//! Each connection gets a thread and one response, then `Connection: close`. (The crate this
+//! used before, tiny_http, left requests unread on kept-alive connections now and then: a
+//! page's fetch never answered and a browser test waited out its timeout.)
 
 use std::fs;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use tiny_http::{Header, Response, Server};
 
 use crate::cmd::root;
 
@@ -53,48 +59,65 @@ fn resolve(url: &str) -> Option<PathBuf> {
     full.is_file().then_some(full)
 }
 
-fn header(k: &str, v: &str) -> Header {
-    Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("valid header")
-}
-
 /// Starts serving on `127.0.0.1:port` (0 picks a free port); returns the base URL.
 pub fn start(port: u16) -> Result<(String, JoinHandle<()>)> {
-    let server = Server::http(("127.0.0.1", port))
+    let listener = TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| anyhow!("no IP address"))?;
-    // One thread per request: a client that stops reading a large response (a page closed
-    // mid-download) then holds up only its own request, not every later one.
+    let addr = listener.local_addr()?;
     let handle = std::thread::spawn(move || {
-        for request in server.incoming_requests() {
-            std::thread::spawn(move || respond(request));
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                if let Err(e) = answer(stream) {
+                    eprintln!("serve: {e}");
+                }
+            });
         }
     });
     Ok((format!("http://{addr}"), handle))
 }
 
-/// Answers one request: a redirect from `/`, a served file, or 404.
-fn respond(request: tiny_http::Request) {
-    let url = request.url().to_string();
-    let result = if url == "/" {
-        request.respond(Response::empty(302).with_header(header("Location", "/www/")))
-    } else if let Some(file) = resolve(&url) {
+/// Reads one request from `stream` and answers it: a redirect from `/`, a served file, or
+/// 404. Only the request line matters (every request of a page here is a `GET`).
+fn answer(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    let url = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let (status, headers, body) = if url == "/" {
+        ("302 Found", "Location: /www/\r\n".to_string(), vec![])
+    } else if let Some(file) = resolve(url) {
         match fs::read(&file) {
-            Ok(bytes) => request.respond(
-                Response::from_data(bytes)
-                    .with_header(header("Content-Type", mime(&file)))
-                    .with_header(header("Cache-Control", "no-store")),
+            Ok(bytes) => (
+                "200 OK",
+                format!(
+                    "Content-Type: {}\r\nCache-Control: no-store\r\n",
+                    mime(&file)
+                ),
+                bytes,
             ),
-            Err(_) => request.respond(Response::empty(500)),
+            Err(_) => ("500 Internal Server Error", String::new(), vec![]),
         }
     } else {
-        request.respond(Response::from_string(format!("not found: {url}")).with_status_code(404))
+        (
+            "404 Not Found",
+            "Content-Type: text/plain; charset=utf-8\r\n".to_string(),
+            format!("not found: {url}").into_bytes(),
+        )
     };
-    if let Err(e) = result {
-        eprintln!("serve: {url}: {e}");
-    }
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(&body)?;
+    stream.flush()
 }
 
 #[cfg(test)]
