@@ -14,6 +14,7 @@
 //! the device between GPU stages, and [`Session::stages`] reports where each ran and why a
 //! GPU stage fell back to the CPU.
 
+mod channel_chain;
 mod convert;
 mod external;
 mod feeds;

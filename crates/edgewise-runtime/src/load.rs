@@ -218,10 +218,15 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
     if !optimize {
         return Ok(decluttered);
     }
+    // The matmuls the optimizer plans pick their kernel from tract-linalg's registry, where
+    // the wasm build adds its own GEMM kernel.
+    edgewise_kernels::register();
     let mut optimized = decluttered;
     optimized
         .optimize()
         .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))?;
+    crate::channel_chain::fuse(&mut optimized)
+        .map_err(|e| Error::InvalidModel(format!("fusing per-channel chains: {e:#}")))?;
     Ok(optimized)
 }
 

@@ -197,6 +197,12 @@ export declare const env: {
   readonly versions: { readonly edgewise: string; readonly wasm: string | undefined };
   /** Bytes of wasm linear memory the instance holds. */
   readonly wasmMemoryBytes: number;
+  /**
+   * The f32 matrix-multiply kernel for sessions created from now on: `'edgewise'` (default, a
+   * 4×8 SIMD128 tile) or `'tract'` (tract-linalg's 8×8 tile). Set it after `await init()`;
+   * sessions already created keep theirs. Another value throws an `Error`.
+   */
+  gemmKernel: 'edgewise' | 'tract';
 };
 
 /**

@@ -10,7 +10,7 @@
 //   await init();
 //   const found = tasks.defect.analyze(outputs.ssim, { threshold });
 
-import initWasm, { WasmSession, version as wasmVersion, memoryBytes } from './wasm/edgewise.js';
+import initWasm, { WasmSession, version as wasmVersion, memoryBytes, gemmKernel, setGemmKernel } from './wasm/edgewise.js';
 import * as raw from './wasm/edgewise.js';
 
 const TYPED_ARRAYS = {
@@ -441,6 +441,18 @@ export const env = {
   /** Bytes of wasm linear memory in use by the instance (0 before init). */
   get wasmMemoryBytes() {
     return initialized ? memoryBytes() : 0;
+  },
+  /**
+   * The f32 matrix-multiply kernel of sessions created from now on: `'edgewise'` (default) or
+   * `'tract'`. Sessions already created keep theirs. Needs the module loaded (`await init()`).
+   */
+  get gemmKernel() {
+    return initialized ? gemmKernel() : 'edgewise';
+  },
+  set gemmKernel(name) {
+    needWasm('env.gemmKernel');
+    if (typeof name !== 'string') throw new TypeError(`env.gemmKernel must be 'edgewise' or 'tract', got ${typeof name}`);
+    setGemmKernel(name);
   },
 };
 

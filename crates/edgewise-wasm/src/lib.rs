@@ -40,6 +40,33 @@ pub fn memory_bytes() -> f64 {
     }
 }
 
+/// Which f32 GEMM kernel sessions created from now on use: `"edgewise"` (the default, a 4×8
+/// SIMD128 tile) or `"tract"` (tract-linalg's 8×8 tile).
+#[wasm_bindgen(js_name = setGemmKernel)]
+pub fn set_gemm_kernel(name: &str) -> Result<(), JsError> {
+    match name {
+        "edgewise" => edgewise_kernels::use_own_gemm(true),
+        "tract" => edgewise_kernels::use_own_gemm(false),
+        other => {
+            return Err(JsError::new(&format!(
+                "env.gemmKernel: expected \"edgewise\" or \"tract\", got {other:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The f32 GEMM kernel sessions created now get: `"edgewise"` or `"tract"`.
+#[wasm_bindgen(js_name = gemmKernel)]
+pub fn gemm_kernel() -> String {
+    if edgewise_kernels::own_gemm() {
+        "edgewise"
+    } else {
+        "tract"
+    }
+    .to_string()
+}
+
 /// The external data files a model's initializers are stored in, by the names it gives them.
 #[wasm_bindgen(js_name = externalFiles)]
 pub fn external_files(bytes: &[u8]) -> Result<Vec<String>, JsError> {

@@ -290,3 +290,211 @@ async fn a_staged_model_matches_the_cpu_run_and_reports_its_stages() {
         );
     }
 }
+
+fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2654435761).max(1);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+/// Runs `s` on float32 feeds and returns the first output's data.
+async fn run_f32(s: &WasmSession, feeds: &[(&str, &[f32], &[usize])]) -> Vec<f32> {
+    let feeds: Array = feeds
+        .iter()
+        .map(|(name, data, dims)| {
+            let dims: Vec<f64> = dims.iter().map(|&d| d as f64).collect();
+            feed(name, "float32", Float32Array::from(*data).into(), &dims)
+        })
+        .collect();
+    let out = run(s, feeds).await.unwrap();
+    let first: Array = out.get(0).dyn_into().unwrap();
+    first.get(2).dyn_into::<Float32Array>().unwrap().to_vec()
+}
+
+fn assert_close(got: &[f32], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let tol = 1e-4 * w.abs().max(1.0);
+        assert!(
+            (*g as f64 - w).abs() <= tol,
+            "{what} at {i}: {g} against {w}"
+        );
+    }
+}
+
+/// `y = relu(x · w + b) + r`, x `[m,k]` and r `[m,n]` inputs, w and b initializers: the
+/// product with a per-column bias, a clamp and a residual sum in the kernel's epilogue.
+fn gemm_model(k: usize, n: usize, w: &[f32], b: &[f32]) -> Vec<u8> {
+    use edgewise_core::{DType, Dim};
+    use edgewise_onnx::{GraphBuilder, tensor_f32};
+    let m = || Dim::Symbolic("m".into());
+    let mut g = GraphBuilder::new("gemm", 17);
+    g.input("x", DType::F32, &[m(), Dim::Fixed(k)]);
+    g.input("r", DType::F32, &[m(), Dim::Fixed(n)]);
+    g.initializer(tensor_f32("w", &[k, n], w));
+    g.initializer(tensor_f32("b", &[n], b));
+    g.node("MatMul", &["x", "w"], "xw", vec![]);
+    g.node("Add", &["xw", "b"], "z", vec![]);
+    g.node("Relu", &["z"], "a", vec![]);
+    g.node("Add", &["a", "r"], "y", vec![]);
+    g.output("y", DType::F32, &[m(), Dim::Fixed(n)]);
+    g.to_bytes()
+}
+
+/// A 3×3 convolution with bias, padding and stride, then `Clip(0, 1)`.
+fn conv_model(c: usize, o: usize, stride: i64, w: &[f32], b: &[f32]) -> Vec<u8> {
+    use edgewise_core::{DType, Dim};
+    use edgewise_onnx::{Attr, GraphBuilder, tensor_f32};
+    let free = |s: &str| Dim::Symbolic(s.into());
+    let mut g = GraphBuilder::new("conv", 17);
+    g.input(
+        "x",
+        DType::F32,
+        &[Dim::Fixed(1), Dim::Fixed(c), free("h"), free("w")],
+    );
+    g.initializer(tensor_f32("k", &[o, c, 3, 3], w));
+    g.initializer(tensor_f32("b", &[o], b));
+    g.initializer(tensor_f32("lo", &[], &[0.0]));
+    g.initializer(tensor_f32("hi", &[], &[1.0]));
+    g.node(
+        "Conv",
+        &["x", "k", "b"],
+        "z",
+        vec![
+            ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+            ("strides", Attr::Ints(vec![stride, stride])),
+        ],
+    );
+    g.node("Clip", &["z", "lo", "hi"], "y", vec![]);
+    g.output_unshaped("y", DType::F32);
+    g.to_bytes()
+}
+
+fn naive_gemm(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    r: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f64> {
+    let mut y = vec![0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let dot: f64 = (0..k)
+                .map(|p| x[i * k + p] as f64 * w[p * n + j] as f64)
+                .sum();
+            y[i * n + j] = (dot + b[j] as f64).max(0.0) + r[i * n + j] as f64;
+        }
+    }
+    y
+}
+
+#[allow(clippy::too_many_arguments)]
+fn naive_conv(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    c: usize,
+    o: usize,
+    h: usize,
+    wd: usize,
+    s: usize,
+) -> Vec<f64> {
+    let (oh, ow) = ((h + 2 - 3) / s + 1, (wd + 2 - 3) / s + 1);
+    let mut y = vec![0f64; o * oh * ow];
+    for oc in 0..o {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut acc = b[oc] as f64;
+                for ic in 0..c {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (iy, ix) = ((oy * s + ky) as isize - 1, (ox * s + kx) as isize - 1);
+                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                continue;
+                            }
+                            let xv = x[(ic * h + iy as usize) * wd + ix as usize] as f64;
+                            acc += xv * w[((oc * c + ic) * 3 + ky) * 3 + kx] as f64;
+                        }
+                    }
+                }
+                y[(oc * oh + oy) * ow + ox] = acc.clamp(0.0, 1.0);
+            }
+        }
+    }
+    y
+}
+
+/// The wasm build multiplies f32 matrices with edgewise's 4×8 kernel (tract-linalg's 8×8 when
+/// `gemmKernel` is "tract"); both match a plain f64 product, with tract's fused bias, clamp and
+/// residual epilogue, on shapes that fill no tile exactly.
+#[wasm_bindgen_test]
+async fn both_gemm_kernels_match_a_plain_product() {
+    assert_eq!(
+        edgewise_kernels::selected_f32_kernel(64, 64, 64).as_deref(),
+        Some(edgewise_kernels::gemm::NAME)
+    );
+    for kernel in ["tract", "edgewise"] {
+        assert!(edgewise_wasm::set_gemm_kernel(kernel).is_ok());
+        let expect_ours = kernel == "edgewise";
+        let selected = edgewise_kernels::selected_f32_kernel(64, 64, 64);
+        assert_eq!(
+            selected.as_deref() == Some(edgewise_kernels::gemm::NAME),
+            expect_ours,
+            "{selected:?}"
+        );
+        for (seed, &(m, k, n)) in [
+            (13, 37, 29),
+            (64, 64, 64),
+            (7, 300, 9),
+            (33, 8, 17),
+            (2, 3, 40),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let seed = seed as u32 * 4 + 1;
+            let (w, b) = (pseudo_random(k * n, seed), pseudo_random(n, seed + 1));
+            let (x, r) = (
+                pseudo_random(m * k, seed + 2),
+                pseudo_random(m * n, seed + 3),
+            );
+            let s = create(&gemm_model(k, n, &w, &b)).await.unwrap();
+            let got = run_f32(&s, &[("x", &x, &[m, k]), ("r", &r, &[m, n])]).await;
+            assert_close(
+                &got,
+                &naive_gemm(&x, &w, &b, &r, m, k, n),
+                &format!("{kernel} gemm {m}x{k}x{n}"),
+            );
+        }
+        for (seed, &(c, o, h, wd, stride)) in
+            [(3, 8, 9, 11, 1), (5, 12, 16, 16, 2), (16, 6, 7, 5, 1)]
+                .iter()
+                .enumerate()
+        {
+            let seed = seed as u32 * 3 + 40;
+            let (w, b) = (pseudo_random(o * c * 9, seed), pseudo_random(o, seed + 1));
+            let x = pseudo_random(c * h * wd, seed + 2);
+            let s = create(&conv_model(c, o, stride as i64, &w, &b))
+                .await
+                .unwrap();
+            let got = run_f32(&s, &[("x", &x, &[1, c, h, wd])]).await;
+            let want = naive_conv(&x, &w, &b, c, o, h, wd, stride);
+            assert_close(
+                &got,
+                &want,
+                &format!("{kernel} conv {c}->{o} {h}x{wd} /{stride}"),
+            );
+        }
+    }
+    assert!(edgewise_wasm::set_gemm_kernel("edgewise").is_ok());
+    assert!(edgewise_wasm::set_gemm_kernel("mlas").is_err());
+}

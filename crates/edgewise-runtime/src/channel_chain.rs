@@ -1,0 +1,506 @@
+//! Per-channel element-wise chains as one op.
+//!
+//! After tract's optimizer, the batch-norm, scale, shift and ReLU layers around convolutions
+//! that it could not fold into a matmul remain as `OptBinChain` / `OptBinByScalar` /
+//! `OptBinUnicast` (or plain `TypedBinOp`) nodes whose operands are constants broadcast along
+//! one axis. tract runs
+//! many of them through generic ndarray loops (16 % of densenet121's run in
+//! `bench/profile.md`). [`fuse`] replaces each such node with a [`ChannelChain`]: the
+//! constants are folded per channel into affine steps (`x · m + a`) and clamps, and the
+//! chain runs in place, one channel run at a time, with the kernels of
+//! `edgewise_kernels::channel`.
+
+use edgewise_kernels::channel;
+use tract_onnx::tract_core::ops::binary::{OptBinByScalar, OptBinChain, OptBinUnicast, TypedBinOp};
+use tract_onnx::tract_core::tract_linalg::BinOp;
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
+use tract_onnx::tract_hir::internal::*;
+
+/// One step of a chain, with one value per channel.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    /// `x · mul + add`.
+    Affine { mul: Vec<f32>, add: Vec<f32> },
+    /// `max(x, bound)`.
+    Max(Vec<f32>),
+    /// `min(x, bound)`.
+    Min(Vec<f32>),
+}
+
+/// A chain of per-channel affine maps and clamps, applied in place.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChannelChain {
+    /// The channel axis; `None` when every constant is a scalar.
+    axis: Option<usize>,
+    /// Channels (1 when `axis` is `None`).
+    channels: usize,
+    /// The operations as found, one value per channel: what [`Self::steps`] were folded from,
+    /// kept so that two chains in a row can be merged.
+    ops: Vec<(BinOp, Vec<f32>)>,
+    steps: Vec<Step>,
+}
+
+impl Eq for ChannelChain {}
+
+impl ChannelChain {
+    /// Folds `ops` (each `x = op(x, b)` with `b` holding one value per channel) into steps.
+    fn fold(axis: Option<usize>, channels: usize, ops: &[(BinOp, Vec<f32>)]) -> Option<Self> {
+        let ops: Vec<(BinOp, Vec<f32>)> = ops
+            .iter()
+            .map(|(op, b)| {
+                (
+                    *op,
+                    if b.len() == channels {
+                        b.clone()
+                    } else {
+                        vec![b[0]; channels]
+                    },
+                )
+            })
+            .collect();
+        let mut steps: Vec<Step> = vec![];
+        for (op, b) in &ops {
+            let b = b.clone();
+            let affine = |steps: &mut Vec<Step>| -> (Vec<f32>, Vec<f32>) {
+                match steps.pop() {
+                    Some(Step::Affine { mul, add }) => (mul, add),
+                    Some(other) => {
+                        steps.push(other);
+                        (vec![1.0; channels], vec![0.0; channels])
+                    }
+                    None => (vec![1.0; channels], vec![0.0; channels]),
+                }
+            };
+            match op {
+                BinOp::Mul => {
+                    let (mut mul, mut add) = affine(&mut steps);
+                    for c in 0..channels {
+                        mul[c] *= b[c];
+                        add[c] *= b[c];
+                    }
+                    steps.push(Step::Affine { mul, add });
+                }
+                BinOp::Add | BinOp::Sub => {
+                    let sign = if *op == BinOp::Add { 1.0 } else { -1.0 };
+                    let (mul, mut add) = affine(&mut steps);
+                    for c in 0..channels {
+                        add[c] += sign * b[c];
+                    }
+                    steps.push(Step::Affine { mul, add });
+                }
+                BinOp::SubF => {
+                    let (mut mul, mut add) = affine(&mut steps);
+                    for c in 0..channels {
+                        mul[c] = -mul[c];
+                        add[c] = b[c] - add[c];
+                    }
+                    steps.push(Step::Affine { mul, add });
+                }
+                BinOp::Max => steps.push(Step::Max(b)),
+                BinOp::Min => steps.push(Step::Min(b)),
+            }
+        }
+        Some(ChannelChain {
+            axis,
+            channels,
+            ops,
+            steps,
+        })
+    }
+
+    /// This chain followed by `next`, when both run along the same axis.
+    fn then(&self, next: &ChannelChain) -> Option<ChannelChain> {
+        let (axis, channels) = match (self.axis, next.axis) {
+            (Some(a), Some(b)) if a == b => (Some(a), self.channels),
+            (Some(a), None) => (Some(a), self.channels),
+            (None, Some(b)) => (Some(b), next.channels),
+            (None, None) => (None, 1),
+            _ => return None,
+        };
+        let widen = |ops: &[(BinOp, Vec<f32>)]| -> Vec<(BinOp, Vec<f32>)> {
+            ops.iter()
+                .map(|(op, b)| {
+                    (
+                        *op,
+                        if b.len() == channels {
+                            b.clone()
+                        } else {
+                            vec![b[0]; channels]
+                        },
+                    )
+                })
+                .collect()
+        };
+        let mut ops = widen(&self.ops);
+        ops.extend(widen(&next.ops));
+        Self::fold(axis, channels, &ops)
+    }
+
+    /// Runs the chain over `x`, laid out as `shape`.
+    fn run(&self, x: &mut [f32], shape: &[usize]) {
+        let (outer, inner) = match self.axis {
+            Some(axis) => (
+                shape[..axis].iter().product::<usize>(),
+                shape[axis + 1..].iter().product::<usize>(),
+            ),
+            None => (1, x.len()),
+        };
+        let channels = self.channels;
+        if inner == 1 && channels > 1 {
+            // Channel-last: one constant per lane of each row.
+            for row in x.chunks_exact_mut(channels) {
+                for step in &self.steps {
+                    match step {
+                        Step::Affine { mul, add } => channel::affine_lanes(row, mul, add),
+                        Step::Max(b) => channel::max_lanes(row, b),
+                        Step::Min(b) => channel::min_lanes(row, b),
+                    }
+                }
+            }
+            return;
+        }
+        for (ix, run) in x
+            .chunks_exact_mut(inner.max(1))
+            .enumerate()
+            .take(outer * channels)
+        {
+            let c = ix % channels;
+            for step in &self.steps {
+                match step {
+                    Step::Affine { mul, add } => channel::affine_plane(run, mul[c], add[c]),
+                    Step::Max(b) => channel::max_plane(run, b[c]),
+                    Step::Min(b) => channel::min_plane(run, b[c]),
+                }
+            }
+        }
+    }
+}
+
+impl Op for ChannelChain {
+    fn name(&self) -> StaticName {
+        "ChannelChain".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "axis {:?}, {} channels, {} steps",
+            self.axis,
+            self.channels,
+            self.steps.len()
+        )])
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for ChannelChain {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, mut inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        ensure!(inputs.len() == 1, "ChannelChain takes one input");
+        let mut tensor = inputs.remove(0).into_tensor();
+        ensure!(
+            tensor.datum_type() == f32::datum_type(),
+            "ChannelChain runs on float32"
+        );
+        let shape = tensor.shape().to_vec();
+        if let Some(axis) = self.axis {
+            ensure!(
+                shape.get(axis) == Some(&self.channels),
+                "ChannelChain: {} channels expected on axis {axis}, got shape {shape:?}",
+                self.channels
+            );
+        }
+        {
+            let mut view = tensor.try_as_plain_ram_mut()?;
+            let x = view.as_slice_mut::<f32>()?;
+            self.run(x, &shape);
+        }
+        Ok(tvec!(tensor.into_tvalue()))
+    }
+}
+
+impl TypedOp for ChannelChain {
+    as_op!();
+
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        Ok(tvec!(inputs[0].without_value()))
+    }
+}
+
+/// The element-wise steps of a binary node: the input that flows through the chain and each
+/// step's operand outlet.
+fn steps_of(model: &TypedModel, node: &TypedNode) -> Option<(OutletId, Vec<(BinOp, OutletId)>)> {
+    if let Some(chain) = node.op_as::<OptBinChain>() {
+        let steps = chain
+            .steps
+            .iter()
+            .zip(&node.inputs[1..])
+            .map(|(s, i)| (s.linalg_op, *i));
+        return Some((node.inputs[0], steps.collect()));
+    }
+    if let Some(op) = node.op_as::<OptBinByScalar>() {
+        return Some((node.inputs[0], vec![(op.linalg_op, *node.inputs.get(1)?)]));
+    }
+    let (binop, generic) = if let Some(op) = node.op_as::<OptBinUnicast>() {
+        (&op.binop, false)
+    } else if let Some(op) = node.op_as::<TypedBinOp>() {
+        (&op.0, true)
+    } else {
+        return None;
+    };
+    let linalg = match binop.name() {
+        "Add" => BinOp::Add,
+        "Mul" => BinOp::Mul,
+        "Sub" => BinOp::Sub,
+        "Max" => BinOp::Max,
+        "Min" => BinOp::Min,
+        _ => return None,
+    };
+    let (x, b) = (*node.inputs.first()?, *node.inputs.get(1)?);
+    let is_const = |o: OutletId| model.outlet_fact(o).is_ok_and(|f| f.konst.is_some());
+    if generic && !is_const(b) && is_const(x) {
+        // `constant op x`: the constant comes first.
+        let flipped = if linalg == BinOp::Sub {
+            BinOp::SubF
+        } else {
+            linalg
+        };
+        return Some((b, vec![(flipped, x)]));
+    }
+    Some((x, vec![(linalg, b)]))
+}
+
+/// The chain a node computes, when it is one: float32 in and out of the same shape, every
+/// operand a constant that is a scalar or varies along one axis only, the same for all.
+fn chain_for(
+    model: &TypedModel,
+    node: &TypedNode,
+) -> TractResult<Option<(OutletId, ChannelChain)>> {
+    let Some((input, steps)) = steps_of(model, node) else {
+        return Ok(None);
+    };
+    let a = model.outlet_fact(input)?;
+    let out = model.outlet_fact(OutletId::new(node.id, 0))?;
+    if a.datum_type != f32::datum_type() || out.shape != a.shape || !a.is_plain() {
+        return Ok(None);
+    }
+    let rank = a.rank();
+    let mut axis: Option<usize> = None;
+    let mut ops = vec![];
+    for (op, operand) in steps {
+        let fact = model.outlet_fact(operand)?;
+        let Some(konst) = fact.konst.as_ref() else {
+            return Ok(None);
+        };
+        if konst.datum_type() != f32::datum_type() || konst.rank() > rank || !konst.is_plain() {
+            return Ok(None);
+        }
+        let offset = rank - konst.rank();
+        let varying: Vec<usize> = konst
+            .shape()
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d != 1)
+            .map(|(i, _)| i + offset)
+            .collect();
+        match varying.as_slice() {
+            [] => {}
+            [ax] => {
+                if a.shape[*ax].to_usize().ok() != Some(konst.len())
+                    || axis.is_some_and(|x| x != *ax)
+                {
+                    return Ok(None);
+                }
+                axis = Some(*ax);
+            }
+            _ => return Ok(None),
+        }
+        let values = konst.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+        ops.push((op, values));
+    }
+    let channels = match axis {
+        Some(ax) => a.shape[ax].to_usize()?,
+        None => 1,
+    };
+    Ok(ChannelChain::fold(axis, channels, &ops).map(|chain| (input, chain)))
+}
+
+/// Replaces every per-channel constant chain of an optimized model with a [`ChannelChain`].
+/// Returns how many nodes it replaced.
+pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some((input, chain)) = chain_for(model, node)? else {
+            continue;
+        };
+        let patch = TypedModelPatch::replace_single_op(model, node, &[input], chain)?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    // Chains of single steps (tract leaves channel-last ones as separate nodes) become one.
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(next) = node.op_as::<ChannelChain>() else {
+            continue;
+        };
+        let prev_outlet = node.inputs[0];
+        let prev = model.node(prev_outlet.node);
+        let Some(first) = prev.op_as::<ChannelChain>() else {
+            continue;
+        };
+        if prev.outputs[0].successors.len() != 1 || model.output_outlets()?.contains(&prev_outlet) {
+            continue;
+        }
+        let Some(merged) = first.then(next) else {
+            continue;
+        };
+        let input = prev.inputs[0];
+        let patch = TypedModelPatch::replace_single_op(model, node, &[input], merged)?;
+        patch.apply(model)?;
+    }
+    if replaced > 0 {
+        model.compact()?;
+    }
+    Ok(replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::change_axes::wire_with_rank_broadcast;
+    use tract_onnx::tract_core::ops::math;
+
+    fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).max(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 500.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// `x` through each `(op, constant)` in turn; `"subf"` is `constant - x`.
+    fn chain_model(shape: &[usize], ops: &[(&str, Tensor)]) -> TypedModel {
+        let mut model = TypedModel::default();
+        let mut x = model.add_source("x", f32::fact(shape)).unwrap();
+        for (ix, (kind, konst)) in ops.iter().enumerate() {
+            let c = model.add_const(format!("c{ix}"), konst.clone()).unwrap();
+            let (op, inputs) = match *kind {
+                "mul" => (math::mul(), [x, c]),
+                "add" => (math::add(), [x, c]),
+                "sub" => (math::sub(), [x, c]),
+                "subf" => (math::sub(), [c, x]),
+                "max" => (math::max(), [x, c]),
+                "min" => (math::min(), [x, c]),
+                other => panic!("{other}"),
+            };
+            x = wire_with_rank_broadcast(format!("op{ix}"), &mut model, op, &inputs).unwrap()[0];
+        }
+        model.select_output_outlets(&[x]).unwrap();
+        model
+    }
+
+    fn run(model: TypedModel, input: &Tensor) -> Tensor {
+        let plan = model.into_runnable().unwrap();
+        plan.run(tvec!(input.clone().into_tvalue()))
+            .unwrap()
+            .remove(0)
+            .into_tensor()
+    }
+
+    fn per_channel(shape: &[usize], seed: u32) -> Tensor {
+        let len = shape.iter().product();
+        Tensor::from_shape(shape, &pseudo_random(len, seed)).unwrap()
+    }
+
+    /// Optimizes `model` with tract, then checks that `fuse` replaces at least one node and
+    /// that the fused plan computes what tract's own plan computes.
+    fn check(shape: &[usize], ops: &[(&str, Tensor)]) {
+        let optimized = chain_model(shape, ops).into_optimized().unwrap();
+        let input = per_channel(shape, 99);
+        let expected = run(optimized.clone(), &input);
+        let mut fused = optimized;
+        let replaced = fuse(&mut fused).unwrap();
+        assert!(
+            replaced >= 1,
+            "nothing fused for {shape:?} {ops:?}:\n{fused}"
+        );
+        let chains = fused
+            .nodes()
+            .iter()
+            .filter(|n| n.op_is::<ChannelChain>())
+            .count();
+        assert_eq!(chains, 1, "one chain expected:\n{fused}");
+        let got = run(fused, &input);
+        let (e, g) = (
+            expected.try_as_plain_ram().unwrap(),
+            got.try_as_plain_ram().unwrap(),
+        );
+        let (e, g) = (e.as_slice::<f32>().unwrap(), g.as_slice::<f32>().unwrap());
+        for (i, (e, g)) in e.iter().zip(g).enumerate() {
+            assert!(
+                (e - g).abs() <= 1e-5 * e.abs().max(1.0),
+                "{shape:?} at {i}: {g} vs {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_norm_scale_shift_relu_channel_first() {
+        let c = [1, 8, 1, 1];
+        check(
+            &[2, 8, 5, 7],
+            &[
+                ("mul", per_channel(&c, 1)),
+                ("add", per_channel(&c, 2)),
+                ("mul", per_channel(&c, 3)),
+                ("add", per_channel(&c, 4)),
+                ("max", tensor0(0f32)),
+            ],
+        );
+    }
+
+    #[test]
+    fn subtraction_both_ways_and_a_clamp() {
+        let c = [3, 1, 1];
+        check(
+            &[1, 3, 4, 4],
+            &[
+                ("sub", per_channel(&c, 5)),
+                ("subf", per_channel(&c, 6)),
+                ("max", tensor0(-0.5f32)),
+                ("min", per_channel(&c, 7)),
+                ("mul", tensor0(2f32)),
+            ],
+        );
+    }
+
+    #[test]
+    fn channel_last_constants() {
+        let c = [1, 1, 16];
+        check(
+            &[1, 6, 16],
+            &[("mul", per_channel(&c, 8)), ("add", per_channel(&c, 9))],
+        );
+    }
+
+    #[test]
+    fn a_single_per_channel_step() {
+        check(&[1, 4, 9, 9], &[("add", per_channel(&[1, 4, 1, 1], 10))]);
+    }
+
+    #[test]
+    fn operands_that_vary_along_two_axes_are_left_alone() {
+        let shape = [1, 4, 3, 3];
+        let optimized = chain_model(&shape, &[("mul", per_channel(&[1, 4, 3, 1], 11))])
+            .into_optimized()
+            .unwrap();
+        let mut fused = optimized.clone();
+        assert_eq!(fuse(&mut fused).unwrap(), 0);
+    }
+}
