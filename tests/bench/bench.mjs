@@ -1,6 +1,7 @@
 // edgewise against onnxruntime-web in one Node process.
 //
 //   node tests/bench/bench.mjs --runs 30 --out target/bench/results.json [--only squeezenet,vgg19]
+//     [--third-party smart-turn,minilm] [--no-third-party]   (`--only ''`: no light model)
 //
 // For each `light_*` architecture that the `onnx` Python wheel ships (input 1×3×224×224):
 //   - cold start per runtime: InferenceSession.create + the first run (the wasm modules are
@@ -81,6 +82,7 @@ function parseArgs(argv) {
     else if (a === '--no-check') args.check = false;
     else if (a === '--no-batch') args.batch = false;
     else if (a === '--no-third-party') args.thirdParty = false;
+    else if (a === '--third-party') args.thirdPartyOnly = next().split(',');
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a positive integer');
@@ -183,7 +185,8 @@ async function main() {
   if (args.memoryProbe) return memoryProbe(args);
   if (args.layers) return layers(args);
   if (!args.out) throw new Error('--out FILE is required');
-  const names = args.only ?? MODELS;
+  // `--only ''` benches no light model (with `--third-party`, only those).
+  const names = (args.only ?? MODELS).filter((n) => n !== '');
   for (const n of names) if (!MODELS.includes(n)) throw new Error(`unknown model ${n}; known: ${MODELS.join(', ')}`);
 
   prepareModels(args.modelsDir, args.workDir);

@@ -22,7 +22,10 @@ function floats(t, fromHalf) {
 }
 
 export async function benchThirdParty(rt, args) {
-  const { models } = JSON.parse(readFileSync(path.join(ROOT, 'tests/models/manifest.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'tests/models/manifest.json'), 'utf8'));
+  const known = manifest.models.map((m) => m.id);
+  for (const id of args.thirdPartyOnly ?? []) if (!known.includes(id)) throw new Error(`unknown model ${id}; known: ${known.join(', ')}`);
+  const models = manifest.models.filter((m) => !args.thirdPartyOnly || args.thirdPartyOnly.includes(m.id));
   const results = [];
   for (const [k, m] of models.entries()) {
     const dir = path.join(CASES, `${m.id}__${m.cases[0].label}`);

@@ -2,7 +2,7 @@
 //!
 //! Builds the package, runs `tests/bench/bench.mjs` (which writes its measurements to
 //! `target/bench/results.json`) and renders them into `bench/RESULTS.md`. The sections
-//! `## Size levers` and `## Profile` of that file are taken from `bench/levers.md` and
+//! `## Speed and size levers` and `## Profile` of that file are taken from `bench/levers.md` and
 //! `bench/profile.md`, so that regenerating the results keeps them.
 
 mod ops;

@@ -137,7 +137,7 @@ fn renders_tables_goal_and_notes() {
         "{md}"
     );
     assert!(md.contains("smaller"));
-    assert!(md.contains("## Size levers\n\n_Not written yet (`bench/levers.md`)._"));
+    assert!(md.contains("## Speed and size levers\n\n_Not written yet (`bench/levers.md`)._"));
     assert!(
         md.contains("## Profile\n\n### Ops\n\nconv dominates\n"),
         "{md}"
