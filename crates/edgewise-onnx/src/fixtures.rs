@@ -26,6 +26,20 @@ pub const ALL: [(&str, Fixture); 12] = [
     ("sobel", sobel),
 ];
 
+/// `len` reproducible values in `[-scale, scale]` (steps of `scale / 1000`) from `seed`: test
+/// inputs and weights that are the same on every target.
+pub fn pseudo_random(len: usize, seed: u32, scale: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2654435761).max(1);
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            ((s % 2001) as f32 / 1000.0 - 1.0) * scale
+        })
+        .collect()
+}
+
 /// The demo gallery's models, committed in `onnx/` under these names.
 pub const DEMO: [(&str, Fixture); 2] = [("sobel", sobel), ("dct_codec", dct_codec)];
 

@@ -382,20 +382,9 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgewise_onnx::fixtures::pseudo_random;
     use tract_onnx::tract_core::ops::change_axes::wire_with_rank_broadcast;
     use tract_onnx::tract_core::ops::math;
-
-    fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2654435761).max(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2001) as f32 / 500.0 - 2.0
-            })
-            .collect()
-    }
 
     /// `x` through each `(op, constant)` in turn; `"subf"` is `constant - x`.
     fn chain_model(shape: &[usize], ops: &[(&str, Tensor)]) -> TypedModel {
@@ -428,7 +417,7 @@ mod tests {
 
     fn per_channel(shape: &[usize], seed: u32) -> Tensor {
         let len = shape.iter().product();
-        Tensor::from_shape(shape, &pseudo_random(len, seed)).unwrap()
+        Tensor::from_shape(shape, &pseudo_random(len, seed, 2.0)).unwrap()
     }
 
     /// Optimizes `model` with tract, then checks that `fuse` leaves one chain and that the

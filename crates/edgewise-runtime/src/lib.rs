@@ -19,6 +19,7 @@ mod convert;
 mod external;
 mod feeds;
 mod load;
+mod max_pool;
 mod ops;
 mod orphans;
 mod plan;

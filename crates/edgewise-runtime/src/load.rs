@@ -227,6 +227,8 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
         .map_err(|e| Error::InvalidModel(format!("optimization failed: {e:#}")))?;
     crate::channel_chain::fuse(&mut optimized)
         .map_err(|e| Error::InvalidModel(format!("fusing per-channel chains: {e:#}")))?;
+    crate::max_pool::replace(&mut optimized)
+        .map_err(|e| Error::InvalidModel(format!("replacing max pools: {e:#}")))?;
     Ok(optimized)
 }
 

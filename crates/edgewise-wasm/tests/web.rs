@@ -4,6 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use edgewise_onnx::fixtures;
+use edgewise_onnx::fixtures::pseudo_random;
 use edgewise_wasm::WasmSession;
 use js_sys::{Array, Float32Array, Int32Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -291,18 +292,6 @@ async fn a_staged_model_matches_the_cpu_run_and_reports_its_stages() {
     }
 }
 
-fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2654435761).max(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s % 2001) as f32 / 1000.0 - 1.0
-        })
-        .collect()
-}
-
 /// Runs `s` on float32 feeds and returns the first output's data.
 async fn run_f32(s: &WasmSession, feeds: &[(&str, &[f32], &[usize])]) -> Vec<f32> {
     let feeds: Array = feeds
@@ -462,10 +451,13 @@ async fn both_gemm_kernels_match_a_plain_product() {
         .enumerate()
         {
             let seed = seed as u32 * 4 + 1;
-            let (w, b) = (pseudo_random(k * n, seed), pseudo_random(n, seed + 1));
+            let (w, b) = (
+                pseudo_random(k * n, seed, 1.0),
+                pseudo_random(n, seed + 1, 1.0),
+            );
             let (x, r) = (
-                pseudo_random(m * k, seed + 2),
-                pseudo_random(m * n, seed + 3),
+                pseudo_random(m * k, seed + 2, 1.0),
+                pseudo_random(m * n, seed + 3, 1.0),
             );
             let s = create(&gemm_model(k, n, &w, &b)).await.unwrap();
             let got = run_f32(&s, &[("x", &x, &[m, k]), ("r", &r, &[m, n])]).await;
@@ -481,8 +473,11 @@ async fn both_gemm_kernels_match_a_plain_product() {
                 .enumerate()
         {
             let seed = seed as u32 * 3 + 40;
-            let (w, b) = (pseudo_random(o * c * 9, seed), pseudo_random(o, seed + 1));
-            let x = pseudo_random(c * h * wd, seed + 2);
+            let (w, b) = (
+                pseudo_random(o * c * 9, seed, 1.0),
+                pseudo_random(o, seed + 1, 1.0),
+            );
+            let x = pseudo_random(c * h * wd, seed + 2, 1.0);
             let s = create(&conv_model(c, o, stride as i64, &w, &b))
                 .await
                 .unwrap();

@@ -185,6 +185,7 @@ impl TypedOp for Lrn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgewise_onnx::fixtures::pseudo_random;
 
     /// The ONNX formula, element by element, in f64.
     fn naive(op: &Lrn, x: &[f32], n: usize, c: usize, plane: usize) -> Vec<f32> {
@@ -205,18 +206,6 @@ mod tests {
         y
     }
 
-    fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2654435761).max(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2001) as f32 / 250.0 - 4.0
-            })
-            .collect()
-    }
-
     #[test]
     fn matches_the_formula_for_odd_even_and_oversized_windows() {
         let shapes = [(1, 96, 13), (2, 7, 5), (1, 3, 9), (3, 1, 4), (1, 16, 1)];
@@ -228,7 +217,7 @@ mod tests {
                     bias: 1.5,
                     size,
                 };
-                let x = pseudo_random(n * c * plane, k as u32 + 1);
+                let x = pseudo_random(n * c * plane, k as u32 + 1, 4.0);
                 let mut y = vec![0f32; x.len()];
                 op.run_f32(&x, &mut y, n, c, plane);
                 for (i, (g, w)) in y.iter().zip(naive(&op, &x, n, c, plane)).enumerate() {
@@ -249,7 +238,7 @@ mod tests {
             bias: 1.0,
             size: 5,
         };
-        let x = pseudo_random(2 * 10 * 6, 7);
+        let x = pseudo_random(2 * 10 * 6, 7, 4.0);
         let input = Tensor::from_shape(&[2, 10, 2, 3], &x).unwrap();
         let ctx = EvalContext::out_of_plan();
         let ours = op.eval(&ctx, tvec!(input.clone().into_tvalue())).unwrap();
