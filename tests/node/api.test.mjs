@@ -259,3 +259,27 @@ test('concurrent runs started without awaiting all resolve correctly', async () 
     assertClose(out.y.data, mlpReference(x, batch));
   }
 });
+
+test('env.gemmKernel picks the matrix kernel of later sessions; both compute the mlp', async () => {
+  await InferenceSession.create(fixture('mlp'));
+  assert.equal(env.gemmKernel, 'edgewise');
+  const x = mlpInput(9, 3);
+  const outputs = {};
+  try {
+    for (const kernel of ['tract', 'edgewise']) {
+      env.gemmKernel = kernel;
+      assert.equal(env.gemmKernel, kernel);
+      const s = await InferenceSession.create(fixture('mlp'));
+      const out = await s.run({ x: new Tensor('float32', x, [9, 4]) });
+      assertClose(out.y.data, mlpReference(x, 9));
+      outputs[kernel] = out.y.data;
+      await s.release();
+    }
+    assert.deepEqual(outputs.edgewise, outputs.tract);
+    assert.throws(() => { env.gemmKernel = 'mlas'; }, /env\.gemmKernel: expected "edgewise" or "tract", got "mlas"/);
+    assert.throws(() => { env.gemmKernel = 3; }, TypeError);
+    assert.equal(env.gemmKernel, 'edgewise');
+  } finally {
+    env.gemmKernel = 'edgewise';
+  }
+});
