@@ -41,11 +41,8 @@ impl Stage {
 
 /// One stage over a run that shares one channel.
 pub fn stage_plane(x: &mut [f32], stage: Stage) {
-    let Stage { mul, add, lo, hi } = stage;
     for v in x {
-        let y = *v * mul + add;
-        let y = if y < lo { lo } else { y };
-        *v = if y > hi { hi } else { y };
+        *v = stage.apply(*v);
     }
 }
 
@@ -59,9 +56,13 @@ pub fn stage_lanes(x: &mut [f32], mul: &[f32], add: &[f32], lo: &[f32], hi: &[f3
         .min(hi.len());
     let (x, mul, add, lo, hi) = (&mut x[..n], &mul[..n], &add[..n], &lo[..n], &hi[..n]);
     for i in 0..n {
-        let y = x[i] * mul[i] + add[i];
-        let y = if y < lo[i] { lo[i] } else { y };
-        x[i] = if y > hi[i] { hi[i] } else { y };
+        x[i] = Stage {
+            mul: mul[i],
+            add: add[i],
+            lo: lo[i],
+            hi: hi[i],
+        }
+        .apply(x[i]);
     }
 }
 
