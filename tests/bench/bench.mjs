@@ -2,6 +2,7 @@
 //
 //   node tests/bench/bench.mjs --runs 30 --out target/bench/results.json [--only squeezenet,vgg19]
 //     [--third-party smart-turn,minilm] [--no-third-party]   (`--only ''`: no light model)
+//     [--threads N]   (both runtimes on N threads; edgewise then loads its multi-threaded build)
 //
 // For each `light_*` architecture that the `onnx` Python wheel ships (input 1×3×224×224):
 //   - cold start per runtime: InferenceSession.create + the first run (the wasm modules are
@@ -61,7 +62,7 @@ import { benchBatch, benchModel, checkModel, inputData, loadRuntimes, runOnce, s
 // Arguments, helpers.
 
 function parseArgs(argv) {
-  const args = { runs: 30, warmup: 2, out: undefined, only: undefined, memory: true, check: true, batch: true };
+  const args = { runs: 30, warmup: 2, threads: 1, out: undefined, only: undefined, memory: true, check: true, batch: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -69,6 +70,7 @@ function parseArgs(argv) {
       return argv[++i];
     };
     if (a === '--runs') args.runs = Number(next());
+    else if (a === '--threads') args.threads = Number(next());
     else if (a === '--warmup') args.warmup = Number(next());
     else if (a === '--out') args.out = next();
     else if (a === '--only') args.only = next().split(',');
@@ -85,6 +87,7 @@ function parseArgs(argv) {
     else if (a === '--third-party') args.thirdPartyOnly = next().split(',');
     else throw new Error(`unknown argument ${a}`);
   }
+  if (!Number.isInteger(args.threads) || args.threads < 1) throw new Error('--threads must be a positive integer');
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a positive integer');
   if (!Number.isInteger(args.warmup) || args.warmup < 0) throw new Error('--warmup must be a non-negative integer');
   return args;
@@ -112,7 +115,7 @@ function probeMemory(name, args) {
     process.execPath,
     [
       fileURLToPath(import.meta.url),
-      ...['--memory-probe', name, '--models-dir', args.modelsDir, '--work-dir', args.workDir],
+      ...['--memory-probe', name, '--models-dir', args.modelsDir, '--work-dir', args.workDir, '--threads', String(args.threads)],
       ...(args.edgewisePkg ? ['--edgewise-pkg', args.edgewisePkg] : []),
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
@@ -122,7 +125,7 @@ function probeMemory(name, args) {
 
 async function memoryProbe(args) {
   const byHash = knownWasmFiles();
-  const rt = await loadRuntimes();
+  const rt = await loadRuntimes(args.threads);
   await startRuntimes(rt, readFileSync(path.join(args.workDir, 'tiny.onnx')));
   const baseline = memoryByRuntime(byHash);
   const bytes = readFileSync(path.join(args.modelsDir, `light_${args.memoryProbe}.onnx`));
@@ -138,6 +141,7 @@ async function memoryProbe(args) {
 
 function sizes(byHash) {
   const ewWasm = fileSize(path.join(EDGEWISE_PKG, 'wasm/edgewise_bg.wasm'));
+  const ewWasmThreads = fileSize(path.join(EDGEWISE_PKG, 'wasm-mt/edgewise_bg.wasm'));
   const ewJs = ['index.js', 'wasm/edgewise.js'].map((f) => fileSize(path.join(EDGEWISE_PKG, f)));
   const loadedEw = instances.some((i) => byHash.get(i.sha256)?.runtime === 'edgewise');
   if (!loadedEw) throw new Error(`the edgewise wasm that was compiled is not ${path.relative(ROOT, EDGEWISE_PKG)}/wasm/edgewise_bg.wasm (rebuilt meanwhile?)`);
@@ -153,7 +157,7 @@ function sizes(byHash) {
   const ewTotal = sumSizes([ewWasm, ...ewJs]);
   const ortTotal = sumSizes([ortWasm, glue, browserEntry]);
   return {
-    edgewise: { wasm: ewWasm, js: ewJs, jsTotal: sumSizes(ewJs), total: ewTotal },
+    edgewise: { wasm: ewWasm, wasmThreads: ewWasmThreads, js: ewJs, jsTotal: sumSizes(ewJs), total: ewTotal },
     ort: {
       wasm: ortWasm,
       wasmVerifiedLoaded: loadedOrt !== undefined,
@@ -192,7 +196,7 @@ async function main() {
   prepareModels(args.modelsDir, args.workDir);
   const loadAtStart = os.loadavg()[0];
   const byHash = knownWasmFiles();
-  const rt = await loadRuntimes();
+  const rt = await loadRuntimes(args.threads);
   const ortVersion = JSON.parse(readFileSync(path.join(ortDir(), 'package.json'), 'utf8')).version;
 
   const startup = await startRuntimes(rt, readFileSync(path.join(args.workDir, 'tiny.onnx')));
@@ -266,6 +270,8 @@ async function main() {
       edgewise: rt.ew.env.versions.edgewise,
       ort: ortVersion,
       ortNumThreads: rt.ort.env.wasm.numThreads,
+      threads: args.threads,
+      edgewiseNumThreads: rt.ew.env.numThreads,
       graphOptimizationLevel: 'all',
       runs: args.runs,
       warmup: args.warmup,

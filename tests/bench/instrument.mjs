@@ -3,7 +3,7 @@
 // anything else, and before either runtime is loaded.
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EDGEWISE_PKG, ROOT } from './common.mjs';
 
@@ -118,7 +118,7 @@ function noteInstance(instance, module, imports, stack) {
 // Memory attribution.
 
 export function knownWasmFiles() {
-  const files = [path.join(EDGEWISE_PKG, 'wasm/edgewise_bg.wasm')];
+  const files = ['wasm', 'wasm-mt'].map((d) => path.join(EDGEWISE_PKG, d, 'edgewise_bg.wasm')).filter((f) => existsSync(f));
   const ortDist = path.join(ROOT, 'node_modules/onnxruntime-web/dist');
   for (const f of readdirSync(ortDist)) if (f.endsWith('.wasm')) files.push(path.join(ortDist, f));
   const byHash = new Map();

@@ -63,13 +63,15 @@ export function argmax(xs) {
 // ---------------------------------------------------------------------------------------------
 // The two runtimes behind one interface.
 
-export async function loadRuntimes() {
+/** Both runtimes, each set to `threads` threads (fixed for the process by their first session). */
+export async function loadRuntimes(threads = 1) {
   const ew =
     EDGEWISE_PKG === path.join(ROOT, 'pkg')
       ? await import('edgewise')
       : await import(pathToFileURL(path.join(EDGEWISE_PKG, 'index.js')).href);
   const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
+  ew.env.numThreads = threads;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
   const options = { graphOptimizationLevel: 'all', executionProviders: ['wasm'], logSeverityLevel: 3 };

@@ -1,5 +1,6 @@
 //! Builds the npm package into `pkg/` (git-ignored): the wasm module with its wasm-bindgen
-//! glue in `pkg/wasm/`, and the hand-written API (`index.js`, `index.d.ts`) beside it.
+//! glue in `pkg/wasm/`, the multi-threaded build of the same crate in `pkg/wasm-mt/`, and the
+//! hand-written API (`index.js`, `index.d.ts`, the worker `thread.js`) beside them.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::{Cmd, cargo_artifact, root};
+use crate::cmd::{Cmd, artifact_of, cargo_artifact, root};
 
 /// wasm-opt settings for the package.
 #[derive(Clone, Debug)]
@@ -64,15 +65,64 @@ pub fn cargo_wasm(profile: &str) -> Result<PathBuf> {
     cargo_artifact(&args, "edgewise_wasm", "cdylib", "cargo build (wasm32)")
 }
 
-pub fn build(opts: &BuildOptions) -> Result<()> {
-    let raw = cargo_wasm(&opts.profile)?;
-    let pkg = pkg_dir();
-    let wasm_dir = pkg.join("wasm");
-    let bytes = fs::read(&raw).with_context(|| format!("reading {}", raw.display()))?;
+/// Compiles the multi-threaded build of the wasm crate and returns its `.wasm`.
+///
+/// wasm threads need the standard library itself compiled with atomics, which stable Rust
+/// does through `-Z build-std` (allowed by `RUSTC_BOOTSTRAP`; the `rust-src` component holds
+/// the sources). Different flags make every crate differ from the single-threaded build, so
+/// it has a target directory of its own. The linker flags make the memory shared and imported
+/// (each worker instantiates the module on the same one), declare its maximum (4 GiB, all
+/// that wasm32 addresses), and export the thread-local storage symbols wasm-bindgen uses to
+/// set up each thread.
+pub fn cargo_wasm_threads(profile: &str) -> Result<PathBuf> {
+    let cmd = Cmd::new("cargo")
+        .args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "-p",
+            "edgewise-wasm",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            profile,
+            "-Z",
+            "build-std=std,panic_abort",
+            "--target-dir",
+        ])
+        .arg(root().join("target/threads").display().to_string())
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env(
+            "RUSTFLAGS",
+            [
+                "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals",
+                "-C link-arg=--shared-memory",
+                "-C link-arg=--import-memory",
+                "-C link-arg=--max-memory=4294967296",
+                "-C link-arg=--export=__wasm_init_tls",
+                "-C link-arg=--export=__tls_size",
+                "-C link-arg=--export=__tls_align",
+                "-C link-arg=--export=__tls_base",
+            ]
+            .join(" "),
+        );
+    artifact_of(
+        cmd,
+        "edgewise_wasm",
+        "cdylib",
+        "cargo build (wasm32, threads)",
+    )
+}
+
+/// Runs wasm-bindgen (and wasm-opt) on `raw` into `pkg/<dir>/`, unless the stamp says the
+/// same input was already processed with the same settings.
+fn bindgen(raw: &std::path::Path, dir: &str, opts: &BuildOptions) -> Result<PathBuf> {
+    let wasm_dir = pkg_dir().join(dir);
+    let bytes = fs::read(raw).with_context(|| format!("reading {}", raw.display()))?;
     let mut h = DefaultHasher::new();
     (bytes, &opts.wasm_opt, crate::setup::wasm_bindgen_version()?).hash(&mut h);
     let stamp = format!("{:016x}", h.finish());
-    let stamp_file = root().join("target/pkg-wasm.stamp");
+    let stamp_file = root().join(format!("target/pkg-{dir}.stamp"));
     let module = wasm_dir.join("edgewise_bg.wasm");
     if fs::read_to_string(&stamp_file).ok().as_deref() != Some(stamp.as_str()) || !module.exists() {
         let _ = fs::remove_dir_all(&wasm_dir);
@@ -84,21 +134,33 @@ pub fn build(opts: &BuildOptions) -> Result<()> {
         if opts.wasm_opt != "none" {
             let wasm_opt = root().join("node_modules/.bin/wasm-opt");
             let m = module.display().to_string();
-            Cmd::new(wasm_opt.display().to_string())
+            let mut cmd = Cmd::new(wasm_opt.display().to_string())
                 .arg(format!("-{}", opts.wasm_opt))
-                .args(WASM_FEATURES)
-                .args([m.as_str(), "-o", m.as_str()])
+                .args(WASM_FEATURES);
+            if dir != "wasm" {
+                cmd = cmd.arg("--enable-threads");
+            }
+            cmd.args([m.as_str(), "-o", m.as_str()])
                 .run_quiet("wasm-opt")?;
         }
         fs::write(&stamp_file, stamp)?;
     }
+    let size = fs::metadata(&module)?.len();
+    println!("  pkg/{dir}/edgewise_bg.wasm: {:.2} MB", size as f64 / 1e6);
+    Ok(module)
+}
+
+pub fn build(opts: &BuildOptions) -> Result<()> {
+    let raw = cargo_wasm(&opts.profile)?;
+    bindgen(&raw, "wasm", opts)?;
+    let raw = cargo_wasm_threads(&opts.profile)?;
+    bindgen(&raw, "wasm-mt", opts)?;
+    let pkg = pkg_dir();
     let js = root().join("crates/edgewise-wasm/js");
     let version = env!("CARGO_PKG_VERSION");
-    for f in ["index.js", "index.d.ts"] {
+    for f in ["index.js", "index.d.ts", "thread.js"] {
         let text = fs::read_to_string(js.join(f)).with_context(|| format!("reading {f}"))?;
         fs::write(pkg.join(f), text.replace("__EDGEWISE_VERSION__", version))?;
     }
-    let size = fs::metadata(&module)?.len();
-    println!("  pkg/wasm/edgewise_bg.wasm: {:.2} MB", size as f64 / 1e6);
     Ok(())
 }

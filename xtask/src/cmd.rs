@@ -244,14 +244,20 @@ pub fn have(program: &str) -> bool {
 /// `cargo test --workspace`: a `cargo run -p <one crate>` would resolve features for that crate
 /// alone and compile tract a second time.
 pub fn cargo_artifact(args: &[&str], name: &str, kind: &str, label: &str) -> Result<PathBuf> {
-    let lines = Cmd::new("cargo")
+    let cmd = Cmd::new("cargo")
         .args([
             "test",
             "--no-run",
             "--message-format=json-render-diagnostics",
         ])
-        .args(args)
-        .run_quiet(label)?;
+        .args(args);
+    artifact_of(cmd, name, kind, label)
+}
+
+/// Runs a cargo command given `--message-format=json-render-diagnostics` and returns the path
+/// of the `kind` artifact (`bin`, `cdylib`, …) of target `name` it built.
+pub fn artifact_of(cmd: Cmd, name: &str, kind: &str, label: &str) -> Result<PathBuf> {
+    let lines = cmd.run_quiet(label)?;
     for line in lines.iter().filter(|l| l.starts_with('{')) {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;

@@ -203,6 +203,15 @@ export declare const env: {
    * sessions already created keep theirs. Another value throws an `Error`.
    */
   gemmKernel: 'edgewise' | 'tract';
+  /**
+   * Threads the module runs on, as onnxruntime-web's `env.wasm.numThreads`. More than 1 loads
+   * the multi-threaded build where threads can run (Node, Deno, web workers of a cross-origin
+   * isolated page) and falls back to 1 with a warning elsewhere. 0 (the default) is one thread
+   * for now. Read by the first `init()` (or session): set it before. Changing it after throws.
+   */
+  numThreads: number;
+  /** onnxruntime-web's spelling of the same setting. */
+  readonly wasm: { numThreads: number };
 };
 
 /**

@@ -8,6 +8,7 @@
 
 mod marshal;
 mod tasks;
+mod threads;
 
 use std::cell::RefCell;
 use std::rc::Rc;

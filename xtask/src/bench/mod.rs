@@ -7,6 +7,7 @@
 
 mod ops;
 mod render;
+mod render_threads;
 mod results;
 
 use std::fs;
@@ -51,8 +52,50 @@ pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
     if !json.exists() {
         return ran;
     }
+    // Then each thread count above one in a process of its own (both runtimes fix their
+    // thread count at their first session): 2, and all cores where there are more.
+    let mut ran_threads = Ok(());
+    for n in thread_counts() {
+        let out = threads_json(n);
+        let _ = fs::remove_file(root().join(&out));
+        let r = Cmd::new("node")
+            .args(["tests/bench/bench.mjs", "--runs", &runs.to_string()])
+            .args([
+                "--threads",
+                &n.to_string(),
+                "--no-memory",
+                "--no-check",
+                "--no-batch",
+            ])
+            .args(["--out", &out])
+            .run();
+        if ran_threads.is_ok() {
+            ran_threads = r;
+        }
+    }
     write_results()?;
-    ran
+    ran.and(ran_threads)
+}
+
+/// The thread counts benched besides one: 2, and every core where there are more than two.
+fn thread_counts() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut counts = vec![2];
+    if cores > 2 {
+        counts.push(cores);
+    }
+    counts
+}
+
+fn threads_json(n: usize) -> String {
+    format!("target/bench/results-t{n}.json")
+}
+
+fn read_results(path: &Path) -> Result<Results> {
+    serde_json::from_str(
+        &fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", path.display()))
 }
 
 /// Renders `bench/ops.md` and `bench/RESULTS.md` from the saved results, measuring nothing.
@@ -72,11 +115,15 @@ fn rerender() -> Result<()> {
 }
 
 fn write_results() -> Result<()> {
-    let json = root().join(RESULTS_JSON);
-    let results: Results = serde_json::from_str(
-        &fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?,
-    )
-    .with_context(|| format!("parsing {}", json.display()))?;
+    let results = read_results(&root().join(RESULTS_JSON))?;
+    // The multi-threaded runs that exist (a run that failed before writing leaves none).
+    let mut threads = Vec::new();
+    for n in thread_counts() {
+        let path = root().join(threads_json(n));
+        if path.exists() {
+            threads.push(read_results(&path)?);
+        }
+    }
     let machine = Machine::probe(&results);
     let dir = root().join("bench");
     fs::create_dir_all(&dir)?;
@@ -85,7 +132,7 @@ fn write_results() -> Result<()> {
         levers: read_optional(&dir.join("levers.md"))?,
         profile: read_optional(&dir.join("profile.md"))?,
     };
-    let md = render(&results, &machine, &notes);
+    let md = render(&results, &threads, &machine, &notes);
     fs::write(root().join(RESULTS_MD), md)?;
     println!("  wrote {RESULTS_MD}");
     Ok(())

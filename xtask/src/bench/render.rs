@@ -189,7 +189,8 @@ fn render_third_party(w: &mut String, models: &[super::results::ThirdParty]) {
     let _ = writeln!(w);
 }
 
-pub fn render(r: &Results, m: &Machine, notes: &Notes) -> String {
+/// `threads`: the runs at more than one thread, rendered in their own section.
+pub fn render(r: &Results, threads: &[Results], m: &Machine, notes: &Notes) -> String {
     let mut s = String::new();
     let ratios: Vec<f64> = r.models.iter().map(ModelResult::ratio).collect();
     let geo = geometric_mean(&ratios);
@@ -419,6 +420,8 @@ pub fn render(r: &Results, m: &Machine, notes: &Notes) -> String {
     }
 
     // Agreement.
+    super::render_threads::render_threads(w, threads);
+
     let _ = writeln!(w, "## Output agreement\n");
     let _ = writeln!(
         w,

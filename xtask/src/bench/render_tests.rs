@@ -110,7 +110,7 @@ fn renders_tables_goal_and_notes() {
         levers: None,
         profile: Some("# Profile\n\n## Ops\n\nconv dominates\n".into()),
     };
-    let md = render(&sample(), &machine(), &notes);
+    let md = render(&sample(), &[], &machine(), &notes);
     // Ratios 2.0 and 0.5: geometric mean 1.0.
     assert!(
         md.contains(
@@ -151,7 +151,7 @@ fn renders_tables_goal_and_notes() {
 fn renders_failures() {
     let mut r = sample();
     r.failures = vec!["a: relative difference 0.5".into()];
-    let md = render(&r, &machine(), &Notes::default());
+    let md = render(&r, &[], &machine(), &Notes::default());
     assert!(
         md.contains("**Outputs disagree** beyond 0.001 relative:\n  - a: relative difference 0.5")
     );

@@ -29,6 +29,9 @@ pub struct Meta {
     pub ort: String,
     #[serde(rename = "ortNumThreads")]
     pub ort_num_threads: u32,
+    /// Threads both runtimes ran on (results written before threads existed: 1).
+    #[serde(default = "one")]
+    pub threads: u32,
     pub runs: usize,
     pub warmup: usize,
     pub input: String,
@@ -177,4 +180,8 @@ pub struct PackageSize {
 pub struct Sizes {
     pub edgewise: PackageSize,
     pub ort: PackageSize,
+}
+
+fn one() -> u32 {
+    1
 }
