@@ -156,3 +156,22 @@ fn renders_failures() {
         md.contains("**Outputs disagree** beyond 0.001 relative:\n  - a: relative difference 0.5")
     );
 }
+
+#[test]
+fn renders_thread_runs_in_their_own_section() {
+    let mut two = sample();
+    two.meta.threads = 2;
+    let ratio = two.models[0].ratio();
+    let md = render(&sample(), &[two], &machine(), &Notes::default());
+    assert!(md.contains("## Multi-threaded\n"), "{md}");
+    assert!(md.contains("### 2 threads\n"), "{md}");
+    assert!(md.contains("| a | 40.0 (50.0) |"), "{md}");
+    assert!(md.contains(&fmt_ratio(ratio)), "{md}");
+    let single = render(&sample(), &[], &machine(), &Notes::default());
+    assert!(!single.contains("## Multi-threaded"));
+    assert_eq!(
+        sample().meta.threads,
+        1,
+        "results without the field ran one thread"
+    );
+}
