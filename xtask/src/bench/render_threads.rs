@@ -52,28 +52,28 @@ pub fn render_threads(w: &mut String, runs: &[Results]) {
             "| model | edgewise median (p95) | ORT median (p95) | edgewise/ORT |"
         );
         let _ = writeln!(w, "| --- | ---: | ---: | ---: |");
-        for m in &r.models {
+        let rows = r
+            .models
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    [m.edgewise.median, m.edgewise.p95, m.ort.median, m.ort.p95],
+                )
+            })
+            .chain(r.third_party.iter().map(|m| {
+                let t = [m.edgewise.median, m.edgewise.p95, m.ort.median, m.ort.p95];
+                (format!("{} (third-party)", m.name), t)
+            }));
+        for (name, [ew, ew95, ort, ort95]) in rows {
             let _ = writeln!(
                 w,
-                "| {} | {} ({}) | {} ({}) | {} |",
-                m.name,
-                fmt_ms(m.edgewise.median),
-                fmt_ms(m.edgewise.p95),
-                fmt_ms(m.ort.median),
-                fmt_ms(m.ort.p95),
-                fmt_ratio(m.ratio())
-            );
-        }
-        for m in &r.third_party {
-            let _ = writeln!(
-                w,
-                "| {} (third-party) | {} ({}) | {} ({}) | {} |",
-                m.name,
-                fmt_ms(m.edgewise.median),
-                fmt_ms(m.edgewise.p95),
-                fmt_ms(m.ort.median),
-                fmt_ms(m.ort.p95),
-                fmt_ratio(m.edgewise.median / m.ort.median)
+                "| {name} | {} ({}) | {} ({}) | {} |",
+                fmt_ms(ew),
+                fmt_ms(ew95),
+                fmt_ms(ort),
+                fmt_ms(ort95),
+                fmt_ratio(ew / ort)
             );
         }
         if !r.failures.is_empty() {
