@@ -96,8 +96,12 @@ fn answer(mut stream: TcpStream) -> io::Result<()> {
         match fs::read(&file) {
             Ok(bytes) => (
                 "200 OK",
+                // Cross-origin isolated (every file here is same-origin), so that pages and
+                // their workers have shared memory for the package's multi-threaded build.
                 format!(
-                    "Content-Type: {}\r\nCache-Control: no-store\r\n",
+                    "Content-Type: {}\r\nCache-Control: no-store\r\n\
+                     Cross-Origin-Opener-Policy: same-origin\r\n\
+                     Cross-Origin-Embedder-Policy: require-corp\r\n",
                     mime(&file)
                 ),
                 bytes,

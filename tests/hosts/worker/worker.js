@@ -1,5 +1,6 @@
 // A module worker: imports the package as published (no bundler), runs the Sobel model on a
 // generated disc, checks that a bad feed rejects with an Error, and posts the outcome.
+// `worker.js?threads=N` sets `env.numThreads` first.
 import { InferenceSession, Tensor, env } from '/pkg/index.js';
 
 const SIZE = 64;
@@ -16,6 +17,8 @@ function discImage() {
 }
 
 async function main() {
+  const threads = Number(new URL(self.location.href).searchParams.get('threads') ?? 0);
+  env.numThreads = threads;
   // A URL string: the package resolves it against the worker's location and fetches it.
   const session = await InferenceSession.create('/onnx/sobel.onnx');
   const image = discImage();
@@ -39,6 +42,8 @@ async function main() {
     ok: true,
     inWorker: typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope,
     version: env.versions.edgewise,
+    numThreads: env.numThreads,
+    crossOriginIsolated: self.crossOriginIsolated,
     type: edges.type,
     dims: edges.dims,
     edgePixels: edges.data.filter((v) => v > 0.5).length,
