@@ -7,6 +7,7 @@
 
 mod ops;
 mod render;
+mod render_browser;
 mod render_threads;
 mod results;
 
@@ -16,15 +17,16 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, root};
-use crate::{build, setup};
+use crate::{build, serve, setup, test::CHROMIUM_ARGS};
 use render::{Notes, render};
-use results::Results;
+use results::{BrowserResults, Results};
 
 /// The standing goal: edgewise's latency at most this fraction of onnxruntime-web's.
 pub const LATENCY_GOAL: f64 = 0.8;
 
 const RESULTS_JSON: &str = "target/bench/results.json";
 const RESULTS_MD: &str = "bench/RESULTS.md";
+const BROWSER_JSON: &str = "target/bench/browser.json";
 
 pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
     if runs == 0 {
@@ -73,8 +75,21 @@ pub fn bench(runs: usize, only_ops: bool, op_budget_ms: u64) -> Result<()> {
             ran_threads = r;
         }
     }
+    // The same runtimes in headless Chromium, on the test server.
+    let _ = fs::remove_file(root().join(BROWSER_JSON));
+    let (base, _server) = serve::start(0)?;
+    let ran_browser = Cmd::new("node")
+        .args([
+            "tests/bench/browser.mjs",
+            "--runs",
+            &runs.min(10).to_string(),
+        ])
+        .args(["--out", BROWSER_JSON])
+        .env("EDGEWISE_BASE_URL", &base)
+        .env("EDGEWISE_CHROMIUM_ARGS", CHROMIUM_ARGS.join(" "))
+        .run();
     write_results()?;
-    ran.and(ran_threads)
+    ran.and(ran_threads).and(ran_browser)
 }
 
 /// The thread counts benched besides one: 2, and every core where there are more than two.
@@ -124,6 +139,15 @@ fn write_results() -> Result<()> {
             threads.push(read_results(&path)?);
         }
     }
+    let browser_json = root().join(BROWSER_JSON);
+    let browser: Option<BrowserResults> = if browser_json.exists() {
+        Some(
+            serde_json::from_str(&fs::read_to_string(&browser_json)?)
+                .with_context(|| format!("parsing {}", browser_json.display()))?,
+        )
+    } else {
+        None
+    };
     let machine = Machine::probe(&results);
     let dir = root().join("bench");
     fs::create_dir_all(&dir)?;
@@ -132,7 +156,7 @@ fn write_results() -> Result<()> {
         levers: read_optional(&dir.join("levers.md"))?,
         profile: read_optional(&dir.join("profile.md"))?,
     };
-    let md = render(&results, &threads, &machine, &notes);
+    let md = render(&results, &threads, browser.as_ref(), &machine, &notes);
     fs::write(root().join(RESULTS_MD), md)?;
     println!("  wrote {RESULTS_MD}");
     Ok(())

@@ -189,8 +189,15 @@ fn render_third_party(w: &mut String, models: &[super::results::ThirdParty]) {
     let _ = writeln!(w);
 }
 
-/// `threads`: the runs at more than one thread, rendered in their own section.
-pub fn render(r: &Results, threads: &[Results], m: &Machine, notes: &Notes) -> String {
+/// `threads`: the runs at more than one thread; `browser`: the headless Chromium run. Each is
+/// rendered in a section of its own.
+pub fn render(
+    r: &Results,
+    threads: &[Results],
+    browser: Option<&BrowserResults>,
+    m: &Machine,
+    notes: &Notes,
+) -> String {
     let mut s = String::new();
     let ratios: Vec<f64> = r.models.iter().map(ModelResult::ratio).collect();
     let geo = geometric_mean(&ratios);
@@ -421,6 +428,7 @@ pub fn render(r: &Results, threads: &[Results], m: &Machine, notes: &Notes) -> S
 
     // Agreement.
     super::render_threads::render_threads(w, threads);
+    super::render_browser::render_browser(w, browser);
 
     let _ = writeln!(w, "## Output agreement\n");
     let _ = writeln!(

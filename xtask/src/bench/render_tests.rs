@@ -110,7 +110,7 @@ fn renders_tables_goal_and_notes() {
         levers: None,
         profile: Some("# Profile\n\n## Ops\n\nconv dominates\n".into()),
     };
-    let md = render(&sample(), &[], &machine(), &notes);
+    let md = render(&sample(), &[], None, &machine(), &notes);
     // Ratios 2.0 and 0.5: geometric mean 1.0.
     assert!(
         md.contains(
@@ -151,7 +151,7 @@ fn renders_tables_goal_and_notes() {
 fn renders_failures() {
     let mut r = sample();
     r.failures = vec!["a: relative difference 0.5".into()];
-    let md = render(&r, &[], &machine(), &Notes::default());
+    let md = render(&r, &[], None, &machine(), &Notes::default());
     assert!(
         md.contains("**Outputs disagree** beyond 0.001 relative:\n  - a: relative difference 0.5")
     );
@@ -162,16 +162,51 @@ fn renders_thread_runs_in_their_own_section() {
     let mut two = sample();
     two.meta.threads = 2;
     let ratio = two.models[0].ratio();
-    let md = render(&sample(), &[two], &machine(), &Notes::default());
+    let md = render(&sample(), &[two], None, &machine(), &Notes::default());
     assert!(md.contains("## Multi-threaded\n"), "{md}");
     assert!(md.contains("### 2 threads\n"), "{md}");
     assert!(md.contains("| a | 40.0 (50.0) |"), "{md}");
     assert!(md.contains(&fmt_ratio(ratio)), "{md}");
-    let single = render(&sample(), &[], &machine(), &Notes::default());
+    let single = render(&sample(), &[], None, &machine(), &Notes::default());
     assert!(!single.contains("## Multi-threaded"));
     assert_eq!(
         sample().meta.threads,
         1,
         "results without the field ran one thread"
     );
+}
+
+#[test]
+fn renders_the_browser_run_in_its_own_section() {
+    let browser: BrowserResults = serde_json::from_value(serde_json::json!({
+        "meta": { "userAgent": "HeadlessChrome/156", "runs": 10 },
+        "models": [{
+            "name": "ppocr-det",
+            "edgewise": { "cold": { "create": 287.0, "firstRun": 90.0 }, "median": 64.0, "p95": 70.0 },
+            "ort": { "cold": { "create": 812.0, "firstRun": 80.0 }, "median": 32.0, "p95": 40.0 },
+            "agreement": { "maxAbs": 4.8e-5, "rel": 1e-5 }
+        }]
+    }))
+    .unwrap();
+    let md = render(
+        &sample(),
+        &[],
+        Some(&browser),
+        &machine(),
+        &Notes::default(),
+    );
+    assert!(md.contains("## In headless Chromium\n"), "{md}");
+    assert!(md.contains("(HeadlessChrome/156)"), "{md}");
+    assert!(
+        md.contains(
+            "| ppocr-det | 287 | 90.0 | 64.0 (70.0) | 812 | 80.0 | 32.0 (40.0) | 2.00× | 4.8e-5 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| **geometric mean** | | | | | | | **2.00×** | |"),
+        "{md}"
+    );
+    let without = render(&sample(), &[], None, &machine(), &Notes::default());
+    assert!(!without.contains("In headless Chromium"));
 }

@@ -185,3 +185,25 @@ pub struct Sizes {
 fn one() -> u32 {
     1
 }
+
+/// The JSON that `tests/bench/browser.mjs` writes: both runtimes in one Chromium page.
+#[derive(Deserialize, Debug, Clone)]
+pub struct BrowserResults {
+    pub meta: BrowserMeta,
+    pub models: Vec<BrowserModel>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct BrowserMeta {
+    #[serde(rename = "userAgent")]
+    pub user_agent: Option<String>,
+    pub runs: usize,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct BrowserModel {
+    pub name: String,
+    pub edgewise: ColdTiming,
+    pub ort: ColdTiming,
+    pub agreement: Agreement,
+}
