@@ -1,6 +1,7 @@
 //! Builds the npm package into `pkg/` (git-ignored): the wasm module with its wasm-bindgen
 //! glue in `pkg/wasm/`, the multi-threaded build of the same crate in `pkg/wasm-mt/`, and the
-//! hand-written API (`index.js`, `index.d.ts`, the worker `thread.js`) beside them.
+//! hand-written API (`index.js`, `index.d.ts`, the module loader `load.js`, the worker
+//! `thread.js`) beside them.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -158,7 +159,7 @@ pub fn build(opts: &BuildOptions) -> Result<()> {
     let pkg = pkg_dir();
     let js = root().join("crates/edgewise-wasm/js");
     let version = env!("CARGO_PKG_VERSION");
-    for f in ["index.js", "index.d.ts", "thread.js"] {
+    for f in ["index.js", "load.js", "index.d.ts", "thread.js"] {
         let text = fs::read_to_string(js.join(f)).with_context(|| format!("reading {f}"))?;
         fs::write(pkg.join(f), text.replace("__EDGEWISE_VERSION__", version))?;
     }

@@ -12,17 +12,8 @@
 //! rayon's own `spawn_handler` hook is what makes this work without `std::thread::spawn`,
 //! which wasm32-unknown-unknown lacks.
 
-use wasm_bindgen::prelude::*;
-
-/// Whether this module was built with wasm threads.
-#[wasm_bindgen(js_name = threadsBuilt)]
-pub fn threads_built() -> bool {
-    cfg!(target_feature = "atomics")
-}
-
 #[cfg(target_feature = "atomics")]
 mod pool {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Condvar, Mutex};
 
     use tract_linalg::multithread::{
@@ -43,9 +34,6 @@ mod pool {
     /// Element-wise passes over fewer elements than this run on the calling thread (tract's
     /// default, 32768, is a few microseconds of work, less than a dispatch).
     const ELEMENT_THRESHOLD: usize = 1 << 20;
-
-    /// Threads of the started pool; 1 before it starts.
-    static THREADS: AtomicUsize = AtomicUsize::new(1);
 
     /// Builds the global pool of `threads` threads and makes tract use it. Call once, after
     /// `threads` workers are waiting in [`run_worker_thread`].
@@ -72,7 +60,6 @@ mod pool {
         set_threading_panel_threshold(PANEL_THRESHOLD);
         set_threading_element_threshold(ELEMENT_THRESHOLD);
         set_default_executor(Executor::RayonGlobal);
-        THREADS.store(threads, Ordering::Relaxed);
         Ok(())
     }
 
@@ -99,11 +86,5 @@ mod pool {
     #[wasm_bindgen(js_name = threadMemory)]
     pub fn wasm_memory() -> JsValue {
         wasm_bindgen::memory()
-    }
-
-    /// Threads in the pool tract uses (1 before the pool is started).
-    #[wasm_bindgen(js_name = poolThreads)]
-    pub fn pool_threads() -> usize {
-        THREADS.load(Ordering::Relaxed)
     }
 }

@@ -106,7 +106,7 @@ fn threads_json(n: usize) -> String {
     format!("target/bench/results-t{n}.json")
 }
 
-fn read_results(path: &Path) -> Result<Results> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(
         &fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     )
@@ -130,21 +130,18 @@ fn rerender() -> Result<()> {
 }
 
 fn write_results() -> Result<()> {
-    let results = read_results(&root().join(RESULTS_JSON))?;
+    let results = read_json(&root().join(RESULTS_JSON))?;
     // The multi-threaded runs that exist (a run that failed before writing leaves none).
     let mut threads = Vec::new();
     for n in thread_counts() {
         let path = root().join(threads_json(n));
         if path.exists() {
-            threads.push(read_results(&path)?);
+            threads.push(read_json(&path)?);
         }
     }
     let browser_json = root().join(BROWSER_JSON);
     let browser: Option<BrowserResults> = if browser_json.exists() {
-        Some(
-            serde_json::from_str(&fs::read_to_string(&browser_json)?)
-                .with_context(|| format!("parsing {}", browser_json.display()))?,
-        )
+        Some(read_json(&browser_json)?)
     } else {
         None
     };
