@@ -33,19 +33,28 @@ pub fn setup(need: Need) -> Result<()> {
     Ok(())
 }
 
+/// The wasm32 target, and the standard library's sources that the multi-threaded build
+/// recompiles with atomics (`-Z build-std`).
 fn ensure_wasm_target() -> Result<()> {
-    let installed = Cmd::new("rustup")
+    let targets = Cmd::new("rustup")
         .args(["target", "list", "--installed"])
         .output()?;
-    if installed
+    if !targets
         .lines()
         .any(|l| l.trim() == "wasm32-unknown-unknown")
     {
-        return Ok(());
+        Cmd::new("rustup")
+            .args(["target", "add", "wasm32-unknown-unknown"])
+            .run_quiet("rustup")?;
     }
-    Cmd::new("rustup")
-        .args(["target", "add", "wasm32-unknown-unknown"])
-        .run_quiet("rustup")?;
+    let components = Cmd::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()?;
+    if !components.lines().any(|l| l.trim().starts_with("rust-src")) {
+        Cmd::new("rustup")
+            .args(["component", "add", "rust-src"])
+            .run_quiet("rustup")?;
+    }
     Ok(())
 }
 

@@ -7,13 +7,14 @@
 //! graph. Native builds register nothing: tract's own x86-64 and arm64 kernels stay in charge.
 //!
 //! [`channel`] holds the per-channel element-wise kernels the runtime runs its fused
-//! batch-norm / scale / shift / clamp chains with, and [`pool`] its 2-D max pooling, on every
-//! target.
+//! batch-norm / scale / shift / clamp chains with, [`pool`] its 2-D max pooling and [`quant`]
+//! its quantize–dequantize round trips, on every target.
 
 pub mod channel;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod gemm;
 pub mod pool;
+pub mod quant;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -214,6 +214,7 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
     let decluttered = typed
         .into_decluttered()
         .and_then(crate::orphans::adopt)
+        .and_then(|mut m| crate::gather_early::gather_first(&mut m).map(|()| m))
         .map_err(|e| Error::InvalidModel(format!("decluttering failed: {e:#}")))?;
     if !optimize {
         return Ok(decluttered);
@@ -229,6 +230,8 @@ pub(crate) fn typed_model(model: InferenceModel, optimize: bool) -> Result<Typed
         .map_err(|e| Error::InvalidModel(format!("fusing per-channel chains: {e:#}")))?;
     crate::max_pool::replace(&mut optimized)
         .map_err(|e| Error::InvalidModel(format!("replacing max pools: {e:#}")))?;
+    crate::round_trip::fuse(&mut optimized)
+        .map_err(|e| Error::InvalidModel(format!("fusing quantize-dequantize pairs: {e:#}")))?;
     Ok(optimized)
 }
 
