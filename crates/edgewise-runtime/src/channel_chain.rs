@@ -14,6 +14,7 @@
 use edgewise_kernels::channel::{self, Stage};
 use tract_onnx::tract_core::ops::binary::{OptBinByScalar, OptBinChain, OptBinUnicast, TypedBinOp};
 use tract_onnx::tract_core::tract_linalg::BinOp;
+use tract_onnx::tract_core::tract_linalg::multithread::par_chunks_mut;
 use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
 
@@ -158,7 +159,7 @@ impl ChannelChain {
     }
 
     /// Runs the chain over `x`, laid out as `shape`.
-    fn run(&self, x: &mut [f32], shape: &[usize]) {
+    fn run(&self, x: &mut [f32], shape: &[usize]) -> TractResult<()> {
         let (outer, inner) = match self.axis {
             Some(axis) => (
                 shape[..axis].iter().product::<usize>(),
@@ -167,25 +168,31 @@ impl ChannelChain {
             None => (1, x.len()),
         };
         let channels = self.channels;
+        // Rows of whole runs go to the pool's threads in the multi-threaded build (inline
+        // below tract's element threshold, and always in the single-threaded build).
+        let work = x.len() * self.stages.len();
         if inner == 1 && channels > 1 {
             // Channel-last: one set of constants per lane of each row.
-            for row in x.chunks_exact_mut(channels) {
+            return par_chunks_mut(x, channels, work, |_, rows| {
+                for row in rows.chunks_exact_mut(channels) {
+                    for s in &self.stages {
+                        channel::stage_lanes(row, &s.mul, &s.add, &s.lo, &s.hi);
+                    }
+                }
+                Ok(())
+            });
+        }
+        let inner = inner.max(1);
+        let len = (outer * channels * inner).min(x.len());
+        par_chunks_mut(&mut x[..len], inner, work, |first, runs| {
+            for (ix, run) in runs.chunks_exact_mut(inner).enumerate() {
+                let c = (first + ix) % channels;
                 for s in &self.stages {
-                    channel::stage_lanes(row, &s.mul, &s.add, &s.lo, &s.hi);
+                    channel::stage_plane(run, s.stage(c));
                 }
             }
-            return;
-        }
-        for (ix, run) in x
-            .chunks_exact_mut(inner.max(1))
-            .enumerate()
-            .take(outer * channels)
-        {
-            let c = ix % channels;
-            for s in &self.stages {
-                channel::stage_plane(run, s.stage(c));
-            }
-        }
+            Ok(())
+        })
     }
 }
 
@@ -227,7 +234,7 @@ impl EvalOp for ChannelChain {
         {
             let mut view = tensor.try_as_plain_ram_mut()?;
             let x = view.as_slice_mut::<f32>()?;
-            self.run(x, &shape);
+            self.run(x, &shape)?;
         }
         Ok(tvec!(tensor.into_tvalue()))
     }

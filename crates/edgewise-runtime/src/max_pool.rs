@@ -9,6 +9,7 @@
 use edgewise_kernels::pool::Pool2d;
 use tract_onnx::tract_core::ops::cnn::{OptMaxPool, PoolSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::tract_linalg::multithread::par_chunks_mut;
 use tract_onnx::tract_core::{args_1, as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
 
@@ -64,11 +65,19 @@ impl EvalOp for MaxPool2d {
         let x = view.as_slice::<f32>()?;
         let (plane_in, plane_out) = (pool.input.0 * pool.input.1, pool.output.0 * pool.output.1);
         let mut y = vec![0f32; planes * plane_out];
-        let mut cols = vec![0f32; pool.output.0 * pool.input.1];
         if plane_in > 0 && plane_out > 0 {
-            for (xp, yp) in x.chunks_exact(plane_in).zip(y.chunks_exact_mut(plane_out)) {
-                pool.run(xp, yp, &mut cols);
-            }
+            // Planes go to the pool's threads in the multi-threaded build.
+            par_chunks_mut(&mut y, plane_out, x.len(), |first, out| {
+                let mut cols = vec![0f32; pool.output.0 * pool.input.1];
+                let x = &x[first * plane_in..];
+                for (xp, yp) in x
+                    .chunks_exact(plane_in)
+                    .zip(out.chunks_exact_mut(plane_out))
+                {
+                    pool.run(xp, yp, &mut cols);
+                }
+                Ok(())
+            })?;
         }
         Ok(tvec!(Tensor::from_shape(&out_shape, &y)?.into_tvalue()))
     }

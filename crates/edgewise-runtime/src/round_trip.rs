@@ -13,6 +13,7 @@
 use edgewise_kernels::quant::{self, RoundTrip as Constants};
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::quant::{DequantizeLinearF32, QuantizeLinearI8, QuantizeLinearU8};
+use tract_onnx::tract_core::tract_linalg::multithread::par_chunks_mut;
 use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 use tract_onnx::tract_hir::internal::*;
 
@@ -49,10 +50,17 @@ impl EvalOp for RoundTrip {
             "RoundTrip runs on float32, got {:?}",
             tensor.datum_type()
         );
-        quant::round_trip(
-            tensor.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-            self.0,
-        );
+        // Rows (the last axis) go to the pool's threads in the multi-threaded build.
+        let row = tensor.shape().last().copied().unwrap_or(1).max(1);
+        {
+            let mut view = tensor.try_as_plain_ram_mut()?;
+            let x = view.as_slice_mut::<f32>()?;
+            let work = x.len() * 2;
+            par_chunks_mut(x, row, work, |_, rows| {
+                quant::round_trip(rows, self.0);
+                Ok(())
+            })?;
+        }
         Ok(tvec!(tensor.into_tvalue()))
     }
 }
