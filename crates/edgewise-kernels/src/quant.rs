@@ -39,8 +39,7 @@ impl RoundTrip {
         );
         let v = if v < lo { lo } else { v };
         let v = if v > hi { hi } else { v };
-        let q = (v as i32 + self.zero_point).clamp(self.lo, self.hi);
-        (q - self.dq_zero_point) as f32 * self.dq_scale
+        (v as i32 + self.zero_point - self.dq_zero_point) as f32 * self.dq_scale
     }
 }
 

@@ -83,16 +83,19 @@ fn quantization(node: &TypedNode) -> Option<(f32, i32, i32, i32)> {
     Some((q.scale, q.zero_point as i32, -128, 127))
 }
 
+/// A quantization's node, its constants, and the shape ops after it, first to last.
+type Found = (usize, (f32, i32, i32, i32), Vec<usize>);
+
 /// The quantization a dequantization reads, through shape-only ops (`Reshape`, `Move`, …)
-/// that nothing else reads: the quantization's node and the shape ops, first to last.
-fn quantization_before(model: &TypedModel, dq: &TypedNode) -> Option<(usize, Vec<usize>)> {
+/// that nothing else reads.
+fn quantization_before(model: &TypedModel, dq: &TypedNode) -> Option<Found> {
     let mut between = vec![];
     let mut outlet = dq.inputs[0];
     loop {
         let node = model.node(outlet.node);
-        if quantization(node).is_some() {
+        if let Some(constants) = quantization(node) {
             between.reverse();
-            return Some((node.id, between));
+            return Some((node.id, constants, between));
         }
         if !node.op_is::<AxisOp>() || node.outputs[0].successors.len() != 1 {
             return None;
@@ -111,14 +114,11 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
         let Some(dq) = node.op_as::<DequantizeLinearF32>() else {
             continue;
         };
-        let Some((q, between)) = quantization_before(model, node) else {
+        let Some((q, (inv_scale, zero_point, lo, hi), between)) = quantization_before(model, node)
+        else {
             continue;
         };
-        let q_node = model.node(q);
-        let Some((inv_scale, zero_point, lo, hi)) = quantization(q_node) else {
-            continue;
-        };
-        let input = q_node.inputs[0];
+        let input = model.node(q).inputs[0];
         if model.outlet_fact(input)?.datum_type != f32::datum_type() {
             continue;
         }
