@@ -82,8 +82,9 @@ async function loadModule(glue, dir, moduleOrPath) {
 }
 
 /**
- * Starts `threads` workers on the multi-threaded module's memory, waits until each one waits
- * for a pool thread, then builds the pool (which returns once every worker runs its thread).
+ * Starts `threads - 1` workers on the multi-threaded module's memory, waits until each one
+ * waits for a pool thread, then builds the pool (which returns once every worker runs its
+ * thread). The calling thread is the pool's first thread.
  */
 async function startWorkers(glue, threads) {
   const message = { module: glue.threadModule(), memory: glue.threadMemory() };
@@ -92,7 +93,7 @@ async function startWorkers(glue, threads) {
   const started = [];
   const wtName = 'node:worker_threads';
   const NodeWorker = isNode ? (await import(/* @vite-ignore */ /* webpackIgnore: true */ wtName)).Worker : undefined;
-  for (let i = 0; i < threads; i++) {
+  for (let i = 1; i < threads; i++) {
     if (isNode) {
       const worker = new NodeWorker(url);
       worker.unref();

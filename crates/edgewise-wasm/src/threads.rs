@@ -9,6 +9,12 @@
 //! pool, handing one thread to each waiting worker. rayon returns from building its global
 //! pool only once every thread has started, hence the workers first.
 //!
+//! The thread that builds the pool (the one that runs sessions) is the pool's first thread,
+//! as onnxruntime-web's caller is one of its `numThreads`: a pool of `n` threads starts `n − 1`
+//! workers. A product split over the pool starts on the calling thread at once, and a worker
+//! steals what is left when it wakes, instead of the caller sleeping until a woken worker has
+//! done the work and woken it back.
+//!
 //! rayon's own `spawn_handler` hook is what makes this work without `std::thread::spawn`,
 //! which wasm32-unknown-unknown lacks.
 
@@ -27,16 +33,17 @@ mod pool {
     /// Signalled when threads are added to [`PENDING`].
     static ADDED: Condvar = Condvar::new();
 
-    /// Matrix products with fewer 8×8 output tiles than this run on the calling thread. A
-    /// dispatch to the workers costs tens of microseconds in wasm; tract's default (64 tiles)
-    /// made squeezenet and shufflenet slower on two threads than on one.
-    const PANEL_THRESHOLD: usize = 256;
+    /// Matrix products with fewer 8×8 output tiles than this run on the calling thread
+    /// (tract's default). A split costs the caller little now that it computes a share itself,
+    /// where a caller that waited for the workers needed 256 tiles to gain (`bench/levers.md`).
+    const PANEL_THRESHOLD: usize = 64;
     /// Element-wise passes over fewer elements than this run on the calling thread (tract's
-    /// default, 32768, is a few microseconds of work, less than a dispatch).
-    const ELEMENT_THRESHOLD: usize = 1 << 20;
+    /// default).
+    const ELEMENT_THRESHOLD: usize = 32768;
 
-    /// Builds the global pool of `threads` threads and makes tract use it. Call once, after
-    /// `threads` workers are waiting in [`run_worker_thread`].
+    /// Builds the global pool of `threads` threads, the calling thread included, and makes
+    /// tract use it. Call once, from the thread that runs sessions, after `threads − 1` workers
+    /// are waiting in [`run_worker_thread`].
     #[wasm_bindgen(js_name = startThreadPool)]
     pub fn start_thread_pool(threads: usize) -> Result<(), JsError> {
         if threads < 1 {
@@ -46,6 +53,7 @@ mod pool {
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
+            .use_current_thread()
             .thread_name(|i| format!("edgewise-{i}"))
             .spawn_handler(|thread| {
                 PENDING

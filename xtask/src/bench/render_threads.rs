@@ -17,8 +17,8 @@ pub fn render_threads(w: &mut String, runs: &[Results]) {
         "Each thread count is a run of its own (`tests/bench/bench.mjs --threads N`): both \
          runtimes load their multi-threaded wasm on N threads, which stays fixed for the process. \
          edgewise splits tract's matrix products, packing and element-wise passes over a rayon \
-         pool of N worker threads (the calling thread waits); onnxruntime-web runs its intra-op \
-         pool of N threads. Warm medians in ms.\n"
+         pool of N threads, the calling thread and N − 1 workers; onnxruntime-web runs its \
+         intra-op pool of N threads. Warm medians in ms.\n"
     );
     let _ = writeln!(
         w,
