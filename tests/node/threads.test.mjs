@@ -1,6 +1,7 @@
 // The multi-threaded build in Node: with `env.numThreads = 2` the package loads `wasm-mt/`,
-// starts one worker thread on its shared memory (the calling thread is the pool's other one), and every model of the third-party
-// collection still matches onnxruntime's outputs (tests/models/manifest.json tolerances).
+// starts one worker thread on its shared memory (the calling thread is the pool's other
+// one), and every model of the third-party collection still matches onnxruntime's outputs
+// (tests/models/manifest.json tolerances).
 // node --test runs each file in a process of its own, so this file's thread count does not
 // leak into the others, which load the single-threaded build.
 import { test } from 'node:test';
