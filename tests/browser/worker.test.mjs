@@ -2,10 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { pipeline } from 'edgewise';
+
 import { withPage, readResult, assertSobel, browserEnv } from './harness.mjs';
 
 for (const threads of [1, 2]) {
-  test(`a module worker on ${threads} thread(s) runs the Sobel model and reports errors as Errors`, async () => {
+  test(`a module worker on ${threads} thread(s) runs the Sobel model and a pipeline, and reports errors as Errors`, async () => {
     browserEnv();
     await withPage(async (page, base) => {
       const response = await page.goto(`${base}/tests/hosts/worker/index.html?threads=${threads}`);
@@ -15,6 +17,7 @@ for (const threads of [1, 2]) {
       assert.equal(r.crossOriginIsolated, true, 'the test server isolates its pages');
       assert.equal(r.numThreads, threads, 'the module runs the threads asked for');
       checkSobelRun(r);
+      await checkPipeline(r);
     });
   });
 }
@@ -38,4 +41,14 @@ function checkSobelRun(r) {
   assert.match(r.badInput.message, /input 'image'/);
   assert.match(r.badInput.message, /64/);
   assert.equal(r.sameAgain, true, 'the session gives the same answer after the error');
+}
+
+/** The worker's pipeline('defect') on the disc is the one Node computes. */
+async function checkPipeline(r) {
+  const detect = await pipeline('defect');
+  const want = await detect({ data: Float32Array.from(r.image), width: 64, height: 64 });
+  assert.equal(r.pipeline.flagged, want.flagged);
+  assert.ok(Math.abs(r.pipeline.score - want.score) <= 1e-5, `score ${r.pipeline.score} against ${want.score}`);
+  const worst = r.pipeline.heatmap.reduce((m, v, i) => Math.max(m, Math.abs(v - want.heatmap[i])), 0);
+  assert.ok(worst <= 1e-5, `heatmap differs from Node's by ${worst}`);
 }

@@ -1,5 +1,5 @@
 // The package in Deno, imported by relative path as an edge worker would import it.
-import { InferenceSession, Tensor } from '../../pkg/index.js';
+import { InferenceSession, Tensor, pipeline, tasks } from '../../pkg/index.js';
 
 const MODEL = 'target/fixtures/mlp.onnx';
 const MLP_W = [0.5, -1.0, 0.25, 1.5, 0.0, -0.5, -2.0, 1.0, 0.75, 0.1, 0.2, 0.3];
@@ -59,4 +59,20 @@ Deno.test('a bad input rejects with an Error naming the input, and the session g
   assert(error instanceof Error, `rejected with an Error, got ${error}`);
   assert(/input 'x'/.test(error.message), `message names the input: ${error.message}`);
   await checkNumerics(session, 2);
+});
+
+Deno.test("pipeline('defect') reads its model from the package and equals prepare → run → analyze", async () => {
+  const detect = await pipeline('defect');
+  const manifest = JSON.parse(await Deno.readTextFile('onnx/manifest.json'));
+  const session = await InferenceSession.create('pkg/models/defect.onnx');
+  const s = tasks.defect.sample('dots', 'stain', 9);
+  const found = await detect({ data: s.image, width: s.size, height: s.size });
+  const x = tasks.defect.prepare(s.image, s.size, s.size);
+  const { ssim } = await session.run({ image: new Tensor('float32', x, [1, 1, 64, 64]) });
+  const want = tasks.defect.analyze(ssim, { threshold: manifest.models.defect.helper.threshold });
+  assert(found.heatmap.length === 64 * 64, `heatmap of ${found.heatmap.length}`);
+  assert(found.heatmap.every((v, i) => v === want.heatmap[i]), 'heatmap equals the three-call path');
+  assert(found.flagged === want.flagged && found.score === want.score, 'verdict and score');
+  assert(JSON.stringify(found.boxes) === JSON.stringify(want.boxes), 'boxes');
+  detect.dispose();
 });

@@ -1,7 +1,8 @@
 //! Builds the npm package into `pkg/` (git-ignored): the wasm module with its wasm-bindgen
 //! glue in `pkg/wasm/`, the multi-threaded build of the same crate in `pkg/wasm-mt/`, and the
-//! hand-written API (`index.js`, `index.d.ts`, the module loader `load.js`, the worker
-//! `thread.js`) beside them.
+//! hand-written API (`index.js`, `index.d.ts`, `pipeline.js`, the module loader `load.js`, the
+//! byte sources `source.js`, the worker `thread.js`) beside them, and the committed models in
+//! `pkg/models/`.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -153,15 +154,118 @@ fn bindgen(raw: &std::path::Path, dir: &str, opts: &BuildOptions) -> Result<Path
 
 pub fn build(opts: &BuildOptions) -> Result<()> {
     let raw = cargo_wasm(&opts.profile)?;
-    bindgen(&raw, "wasm", opts)?;
-    let raw = cargo_wasm_threads(&opts.profile)?;
-    bindgen(&raw, "wasm-mt", opts)?;
+    // wasm-bindgen and wasm-opt on the single-threaded module run beside the compile of the
+    // multi-threaded one, whose long last step (fat LTO into one codegen unit) leaves a core
+    // idle.
+    std::thread::scope(|s| {
+        let single = s.spawn(|| bindgen(&raw, "wasm", opts));
+        let threaded =
+            cargo_wasm_threads(&opts.profile).and_then(|raw| bindgen(&raw, "wasm-mt", opts));
+        let single = single
+            .join()
+            .map_err(|_| anyhow::anyhow!("wasm-bindgen of the single-threaded module panicked"))?;
+        single.and(threaded).map(drop)
+    })?;
     let pkg = pkg_dir();
     let js = root().join("crates/edgewise-wasm/js");
     let version = env!("CARGO_PKG_VERSION");
-    for f in ["index.js", "load.js", "index.d.ts", "thread.js"] {
+    for f in JS_FILES {
         let text = fs::read_to_string(js.join(f)).with_context(|| format!("reading {f}"))?;
         fs::write(pkg.join(f), text.replace("__EDGEWISE_VERSION__", version))?;
+    }
+    write_types(&pkg.join("wasm/edgewise.d.ts"), &pkg.join("types.d.ts"))?;
+    copy_models(&pkg.join("models"))
+}
+
+/// Copies the TypeScript types generated from the Rust structs (tsify's `export interface` and
+/// `export type` declarations, with their doc comments) out of wasm-bindgen's `.d.ts` into
+/// `types.d.ts`, which `index.d.ts` imports. The rest of wasm-bindgen's `.d.ts` (the raw
+/// exports) needs the `esnext.disposable` library; the types alone need nothing.
+fn write_types(generated: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let text = fs::read_to_string(generated)
+        .with_context(|| format!("reading {}", generated.display()))?;
+    let mut types = String::from(
+        "// Types of the results and options computed in Rust, generated from the Rust structs\n\
+         // (tsify) by wasm-bindgen and copied here by `cargo xtask build`. Do not edit.\n",
+    );
+    let mut doc: Vec<&str> = Vec::new();
+    let mut lines = text.lines();
+    let mut count = 0;
+    while let Some(line) = lines.next() {
+        if line.starts_with("/**")
+            || (!doc.is_empty() && !doc.last().is_some_and(|l| l.ends_with("*/")))
+        {
+            doc.push(line);
+            continue;
+        }
+        let name = line
+            .strip_prefix("export interface ")
+            .or_else(|| line.strip_prefix("export type "))
+            .and_then(|rest| rest.split([' ', '<', '=']).next());
+        let wanted =
+            name.is_some_and(|n| !["InitInput", "SyncInitInput", "InitOutput"].contains(&n));
+        if wanted {
+            types.push('\n');
+            for l in doc.drain(..) {
+                types.push_str(l);
+                types.push('\n');
+            }
+            types.push_str(line);
+            types.push('\n');
+            let single = line.starts_with("export type ") && line.ends_with(';');
+            if !single {
+                let close = if line.starts_with("export type ") {
+                    ";"
+                } else {
+                    "}"
+                };
+                for l in lines.by_ref() {
+                    types.push_str(l);
+                    types.push('\n');
+                    if (close == "}" && l == "}") || (close == ";" && l.ends_with(';')) {
+                        break;
+                    }
+                }
+            }
+            count += 1;
+        }
+        doc.clear();
+    }
+    if count == 0 {
+        anyhow::bail!("{} declares no generated types", generated.display());
+    }
+    fs::write(out, types).with_context(|| format!("writing {}", out.display()))
+}
+
+/// The package's hand-written JS and its types, from `crates/edgewise-wasm/js/`.
+const JS_FILES: [&str; 6] = [
+    "index.js",
+    "load.js",
+    "source.js",
+    "pipeline.js",
+    "index.d.ts",
+    "thread.js",
+];
+
+/// Copies the committed models (`onnx/*.onnx`, the ones the manifest lists) into
+/// `pkg/models/`, the package's `edgewise/models/*` export, replacing what was there.
+fn copy_models(dir: &std::path::Path) -> Result<()> {
+    let onnx = root().join("onnx");
+    let text =
+        fs::read_to_string(onnx.join("manifest.json")).context("reading onnx/manifest.json")?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).context("parsing onnx/manifest.json")?;
+    let models = manifest["models"]
+        .as_object()
+        .context("onnx/manifest.json has no models")?;
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir)?;
+    for (id, entry) in models {
+        let file = entry["file"]
+            .as_str()
+            .with_context(|| format!("onnx/manifest.json: {id} has no file"))?;
+        fs::copy(onnx.join(file), dir.join(file))
+            .with_context(|| format!("copying onnx/{file}"))?;
     }
     Ok(())
 }

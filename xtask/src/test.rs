@@ -8,6 +8,10 @@ use crate::{build, conformance, serve, setup};
 /// Where the JS tests find the fixture models.
 pub const FIXTURES: &str = "target/fixtures";
 
+/// Chromium's SwiftShader Vulkan driver: Dawn (the npm `webgpu` package) needs a newer Vulkan
+/// than Debian's lavapipe offers, and runs on this one.
+const SWIFTSHADER_ICD: &str = "/usr/lib/chromium/vk_swiftshader_icd.json";
+
 /// Chromium flags shared by every browser test: headless WebGPU on SwiftShader, and no
 /// traffic to the outside.
 pub const CHROMIUM_ARGS: [&str; 7] = [
@@ -191,6 +195,20 @@ fn run_all(steps: &mut Steps) -> Result<()> {
                 "--no-prompt",
                 "tests/deno/",
             ])
+            .run()
+    })?;
+    steps.step("host: Bun", || {
+        Cmd::new("node").args(["--test", "tests/hosts/bun/"]).run()
+    })?;
+    steps.step("host: workerd (Cloudflare's runtime)", || {
+        Cmd::new("node")
+            .args(["--test", "tests/hosts/workerd/"])
+            .run()
+    })?;
+    steps.step("host: Node with WebGPU (Dawn, npm webgpu)", || {
+        Cmd::new("node")
+            .args(["--test", "tests/hosts/dawn/"])
+            .env("VK_ICD_FILENAMES", SWIFTSHADER_ICD)
             .run()
     })?;
     steps.step("host: Vite bundle", build_vite_app)?;

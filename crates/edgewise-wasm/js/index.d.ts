@@ -3,20 +3,27 @@
  * Switching from onnxruntime-web is a change of import.
  */
 
-/** Element types, named as onnxruntime-web names them. */
-export type TensorType =
-  | 'float16'
-  | 'float32'
-  | 'float64'
-  | 'int8'
-  | 'int16'
-  | 'int32'
-  | 'int64'
-  | 'uint8'
-  | 'uint16'
-  | 'uint32'
-  | 'uint64'
-  | 'bool';
+// Values computed in Rust (results, options, metadata): their types are generated from the
+// Rust structs into types.d.ts, and re-exported below.
+import type {
+  DefectAnalysis,
+  DefectKinds,
+  DefectOptions,
+  DefectRegion,
+  DefectResult,
+  DefectSample,
+  ImageInput,
+  KnoOptions,
+  KnoResult,
+  PipelineModel,
+  PlanReport,
+  RbnnOptions,
+  RbnnResult,
+  RbnnSamples,
+  StageReport,
+  TensorType,
+  ValueMetadata,
+} from './types.js';
 
 /** The typed array that holds each element type. */
 export interface TensorDataTypeMap {
@@ -71,51 +78,21 @@ export declare class Tensor<T extends TensorType = TensorType> {
   dispose(): void;
 }
 
-/** Name, type and shape of a model input or output; symbolic dims are strings. */
-export interface ValueMetadata {
-  readonly name: string;
-  readonly isTensor: true;
-  readonly type: TensorType | undefined;
-  readonly shape: readonly (number | string)[] | undefined;
-}
-
-/** One stage of a session's plan. */
-export interface StageReport {
-  readonly index: number;
-  /** What the planner made of it: standard operators ('cpu') or edgewise operators ('webgpu'). */
-  readonly kind: 'cpu' | 'webgpu';
-  /** Its nodes, as `name (OpType)`. */
-  readonly nodes: readonly string[];
-  /** Where it ran on the last call. */
-  readonly placement: 'cpu' | 'webgpu';
-  /** Why a 'webgpu' stage ran on the CPU (no adapter, device lost, compile error, limits), or null. */
-  readonly fallback: string | null;
-}
-
-/** How a session plans its model, and what its plan cache has done. */
-export interface PlanReport {
-  /**
-   * false: one plan typed with the model's symbolic shapes serves every call. true: the model
-   * does not type symbolically, and each distinct input signature gets its own plan.
-   */
-  readonly perShape: boolean;
-  /** Why the symbolic plan could not be used, or null. */
-  readonly reason: string | null;
-  /** Plans built so far. */
-  readonly built: number;
-  /** Calls served by a plan built earlier. */
-  readonly reused: number;
-  /** Plans held now. */
-  readonly cached: number;
-  /** The most plans held at once (`planCacheSize`). */
-  readonly capacity: number;
-  /** Inputs whose fed values the plans are specialized to (small integer inputs that branch). */
-  readonly pinned: readonly string[];
-}
-
 export declare namespace InferenceSession {
   /** Execution providers this build can run. */
-  type ExecutionProvider = 'webgpu' | 'wasm' | 'cpu' | { name: 'webgpu' | 'wasm' | 'cpu' };
+  type ExecutionProvider =
+    | 'webgpu'
+    | 'wasm'
+    | 'cpu'
+    | { name: 'wasm' | 'cpu' }
+    | {
+        name: 'webgpu';
+        /**
+         * The WebGPU to use: `navigator.gpu`, or in Node the object `create()` of the npm
+         * `webgpu` package (Dawn) returns. Default: `navigator.gpu` where the host has one.
+         */
+        gpu?: WebGpuLike;
+      };
 
   interface SessionOptions {
     /**
@@ -214,6 +191,84 @@ export declare const env: {
   readonly wasm: { numThreads: number };
 };
 
+export type * from './types.js';
+
+/** The initial state of `pipeline('kno')`: `u` on `n` evenly spaced points of `[0, 1)`. */
+export type KnoInput = Float32Array | number[];
+
+/** What `progress` of `pipeline()` is called with while the model loads, then once ready. */
+export interface PipelineProgress {
+  status: 'progress' | 'ready';
+  /** The model's file name (or the URL or path given as `model`). */
+  file: string;
+  /** Bytes loaded so far. */
+  loaded: number;
+  /** Bytes in all (0 where the server does not say). */
+  total: number;
+  /** `100 · loaded / total`. */
+  progress: number;
+}
+
+/** A `GPU` object (WebGPU's `navigator.gpu`, or Dawn's in Node), as far as edgewise needs it. */
+export interface WebGpuLike {
+  requestAdapter(options?: object): Promise<unknown>;
+}
+
+/** Options of `pipeline()`. */
+export interface PipelineOptions {
+  /** `'wasm'` (default), or `'webgpu'`: custom operators on the GPU, the CPU where there is none. */
+  provider?: 'webgpu' | 'wasm';
+  /** With provider 'webgpu': the WebGPU to use (in Node, `create()` of the npm `webgpu` package). */
+  gpu?: WebGpuLike;
+  /** A model of your own with the same inputs and outputs: a URL, a path (Node, Deno) or bytes. */
+  model?: string | URL | ArrayBuffer | ArrayBufferView | Blob;
+  /** The sha256 (hex) `model` must have; the shipped model is always checked against the manifest's. */
+  sha256?: string;
+  /** Called as the model loads (`status: 'progress'`), then once with `status: 'ready'`. */
+  progress?: (progress: PipelineProgress) => void;
+  /** Browsers: keep the model in the Cache API, keyed by its sha256 (default false). */
+  cache?: boolean;
+}
+
+/** A loaded pipeline: call it on one input, or on an array of inputs (one batch). */
+export interface Pipeline<Input, Options, Result> {
+  (input: Input, options?: Options): Promise<Result>;
+  (inputs: Input[], options?: Options): Promise<Result[]>;
+  /** The pipeline's id. */
+  readonly id: string;
+  /** The model it runs. */
+  readonly model: PipelineModel;
+  /** Where each stage of the model ran on the last call. */
+  stages(): readonly StageReport[];
+  /** Drops the model now; later calls reject. */
+  dispose(): void;
+}
+
+/** Each pipeline id with its input, options and result. */
+export interface Pipelines {
+  /** Defect detection by reconstruction: heatmap, mask, boxes and verdict of an image. */
+  defect: Pipeline<ImageInput, DefectOptions, DefectResult>;
+  /** Burgers' equation rolled out by a Koopman neural operator. */
+  kno: Pipeline<KnoInput, KnoOptions, KnoResult>;
+  /** Glyph classes from one binary network keyed per task. */
+  rbnn: Pipeline<ImageInput, RbnnOptions, RbnnResult>;
+}
+
+/** The ids `pipeline()` takes. */
+export type PipelineId = keyof Pipelines;
+
+/**
+ * Loads a catalogue system's pipeline with its model (shipped in the package, checked by
+ * sha256), ready to call:
+ *
+ *     const detect = await pipeline('defect');
+ *     const { flagged, boxes } = await detect(imageData);
+ */
+export declare function pipeline<K extends PipelineId>(id: K, options?: PipelineOptions): Promise<Pipelines[K]>;
+
+/** The pipelines and the model behind each. */
+export declare function pipelines(): Promise<PipelineModel[]>;
+
 /**
  * Pre- and post-processing of the catalogue's models, computed in Rust inside the same wasm
  * module. Synchronous: load the module first (`await init()`, or create a session). Bad
@@ -226,42 +281,8 @@ export declare const env: {
  *     const found = tasks.defect.analyze(outputs.ssim, { threshold });
  */
 export declare namespace tasks {
-  /** One region of a defect mask: bounding box, pixel count and highest score. */
-  interface DefectBox {
-    readonly x: number;
-    readonly y: number;
-    readonly w: number;
-    readonly h: number;
-    readonly area: number;
-    readonly score: number;
-  }
-
-  /** What `tasks.defect.analyze` finds in one image. */
-  interface DefectAnalysis {
-    /** Side of `heatmap` and `mask` (64). */
-    readonly size: number;
-    /** The anomaly score `1 − ssim` per pixel, size×size row-major, edges replicated. */
-    readonly heatmap: Float32Array;
-    /** 1 where `heatmap > threshold`, else 0. */
-    readonly mask: Uint8Array;
-    /** The mask's 8-connected regions with at least `minArea` pixels, highest score first. */
-    readonly boxes: readonly DefectBox[];
-    /** The image's anomaly score: the heatmap's maximum. */
-    readonly score: number;
-    /** Whether some region is left: the image is flagged defective. */
-    readonly flagged: boolean;
-  }
-
-  /** A generated texture and its true defect mask. */
-  interface DefectSample {
-    /** Gray levels in [0, 1], size×size row-major. */
-    readonly image: Float32Array;
-    /** 1 on defective pixels, else 0 (all 0 without a defect). */
-    readonly mask: Uint8Array;
-    readonly family: string;
-    readonly defect: string | null;
-    readonly size: number;
-  }
+  /** One region of a defect mask (the generated `DefectRegion`). */
+  type DefectBox = DefectRegion;
 
   /** An image for `tasks.defect.prepare`: ImageData-like, or its pixels with a size. */
   type ImageLike = { readonly data: Uint8ClampedArray | Uint8Array | Float32Array; readonly width: number; readonly height: number };
@@ -273,7 +294,7 @@ export declare namespace tasks {
     /** The SSIM window of the model's `ssim` output (side SIZE − WINDOW + 1 = 58). */
     readonly WINDOW: 7;
     /** Names `sample` accepts. */
-    kinds(): { families: string[]; defects: string[] };
+    kinds(): DefectKinds;
     /**
      * The model's input, 64×64 gray in [0, 1]: the centred square of the image, area-averaged
      * (down or up) to 64×64, colours as Rec. 709 luminance (alpha ignored). Pixels may be
@@ -340,7 +361,7 @@ export declare namespace tasks {
     /** One 16×16 glyph of class `cls` (0–9) of `task`, gray in [0, 1], bright on dark. */
     renderGlyph(task: string, cls: number, seed: number | bigint): Float32Array;
     /** `n` labelled glyphs of `task` (balanced, shuffled): images [n·256] and labels [n]. */
-    samples(task: string, n: number, seed: number | bigint): { images: Float32Array; labels: Uint8Array; n: number };
+    samples(task: string, n: number, seed: number | bigint): RbnnSamples;
     /** The largest logit's index of each row of `classes` logits (the first on ties). */
     predict(logits: Tensor<'float32'> | Float32Array | readonly number[], classes?: number): Uint32Array;
   };

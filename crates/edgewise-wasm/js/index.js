@@ -6,13 +6,19 @@
 //
 // Works unchanged in pages (bundled or not), module workers, Node >= 20 and Deno.
 //
+// `pipeline(id)` runs a catalogue system in one call, its model shipped in the package:
+//   const detect = await pipeline('defect');
+//   const { flagged, boxes } = await detect(imageData);
+//
 // `tasks` holds the catalogue models' pre- and post-processing, computed in the same wasm:
 //   await init();
 //   const found = tasks.defect.analyze(outputs.ssim, { threshold });
 
-import { init, initialized, loadedThreads, raw, readFile, requestThreads, requestedThreads } from './load.js';
+import { init, initialized, loadedThreads, raw, requestThreads, requestedThreads } from './load.js';
+import { loadBytes, providerList, sourceUrl } from './source.js';
 
 export { init };
+export { pipeline, pipelines } from './pipeline.js';
 
 const TYPED_ARRAYS = {
   float32: Float32Array,
@@ -140,44 +146,6 @@ export class Tensor {
   dispose() {}
 }
 
-/** The working directory as a file URL where there is one (Node, Deno), else undefined. */
-function cwdUrl() {
-  const cwd = globalThis.process?.cwd?.() ?? globalThis.Deno?.cwd?.();
-  return cwd === undefined ? undefined : new URL(`file://${encodeURI(cwd.endsWith('/') ? cwd : `${cwd}/`)}`);
-}
-
-/**
- * A URL for a string or URL source: relative to the page where there is one, else a file
- * path relative to the working directory (Node, Deno); undefined when neither applies.
- */
-function sourceUrl(source) {
-  if (source instanceof URL) return source;
-  if (typeof source !== 'string') return undefined;
-  const base = typeof location !== 'undefined' ? location.href : undefined;
-  try {
-    return new URL(source, base);
-  } catch {
-    const dir = cwdUrl();
-    return dir === undefined ? undefined : new URL(encodeURI(source), dir);
-  }
-}
-
-/** The bytes of a source: bytes as they are, a Blob read, a URL fetched, a path read (Node, Deno). */
-async function loadBytes(source, what) {
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  if (typeof source === 'string' || source instanceof URL) {
-    const url = sourceUrl(source);
-    if (url === undefined || url.protocol === 'file:') return readFile(url ?? source, what);
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`could not fetch ${what} ${url}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
-  }
-  throw new TypeError(`InferenceSession.create: ${what} must be bytes (Uint8Array, ArrayBuffer, Blob), a URL or a path`);
-}
-
 /**
  * The external data files as `[path, bytes]` pairs: those `externalData` gives (onnxruntime-web's
  * option: `{ path, data }` or a path), or, when it is absent and the model came from a URL or a
@@ -207,17 +175,6 @@ function optimizeFlag(options) {
     throw new TypeError(`unknown graphOptimizationLevel '${level}'`);
   }
   return level !== 'disabled';
-}
-
-/** Provider names in order of preference, checked: 'webgpu', and 'wasm' (alias 'cpu'). */
-function providerList(options) {
-  const names = (options?.executionProviders ?? ['wasm']).map((ep) => (typeof ep === 'string' ? ep : ep?.name));
-  for (const name of names) {
-    if (name !== 'wasm' && name !== 'cpu' && name !== 'webgpu') {
-      throw new Error(`execution provider '${name}' is not available; edgewise runs 'webgpu' and 'wasm' (alias 'cpu')`);
-    }
-  }
-  return names.map((n) => (n === 'wasm' ? 'cpu' : n));
 }
 
 /**

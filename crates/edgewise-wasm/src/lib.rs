@@ -6,15 +6,16 @@
 //! array onnxruntime-web uses for that type. Every failure is returned as a JS `Error`; no code
 //! path reachable from JS panics on bad input (a panic in wasm would kill the instance).
 
+mod cell;
 mod marshal;
+mod pipeline;
 mod tasks;
 mod threads;
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use edgewise_runtime::{Provider, Session, SessionOptions};
 use wasm_bindgen::prelude::*;
+
+use cell::SessionCell;
 
 /// Installs a panic hook that prints Rust panics to `console.error` (called once at start).
 #[wasm_bindgen(start)]
@@ -74,26 +75,25 @@ pub fn external_files(bytes: &[u8]) -> Result<Vec<String>, JsError> {
     Ok(Session::external_files(bytes)?)
 }
 
+/// Execution provider names from JS ("webgpu", "cpu" or its alias "wasm"), in order of
+/// preference.
+pub(crate) fn providers_from_js(names: &[String]) -> Result<Vec<Provider>, JsError> {
+    names
+        .iter()
+        .map(|p| match p.as_str() {
+            "webgpu" => Ok(Provider::WebGpu),
+            "cpu" | "wasm" => Ok(Provider::Cpu),
+            other => Err(JsError::new(&format!(
+                "unknown execution provider '{other}' (edgewise has 'webgpu' and 'wasm')"
+            ))),
+        })
+        .collect()
+}
+
 /// A loaded model. Created by [`WasmSession::create`]; freed by `free()` from JS.
 #[wasm_bindgen]
 pub struct WasmSession {
-    inner: Rc<RefCell<Slot>>,
-}
-
-/// Where the session is: between calls, inside a run (which owns it until it settles), or
-/// released.
-enum Slot {
-    Ready(Box<Session>),
-    Running,
-    Released,
-}
-
-fn released() -> JsError {
-    edgewise_runtime::Error::Released.into()
-}
-
-fn busy() -> JsError {
-    JsError::new("the session is busy with another call; await it first")
+    inner: SessionCell,
 }
 
 #[wasm_bindgen]
@@ -112,16 +112,7 @@ impl WasmSession {
         plan_cache_size: u32,
         external: js_sys::Array,
     ) -> Result<WasmSession, JsError> {
-        let providers = providers
-            .iter()
-            .map(|p| match p.as_str() {
-                "webgpu" => Ok(Provider::WebGpu),
-                "cpu" | "wasm" => Ok(Provider::Cpu),
-                other => Err(JsError::new(&format!(
-                    "unknown execution provider '{other}' (edgewise has 'webgpu' and 'wasm')"
-                ))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let providers = providers_from_js(&providers)?;
         if free_dims.len() != free_sizes.len() {
             return Err(JsError::new(
                 "freeDimensionOverrides: one size per dimension name is needed",
@@ -140,42 +131,38 @@ impl WasmSession {
         };
         let session = Session::create(&bytes, &options).await?;
         Ok(WasmSession {
-            inner: Rc::new(RefCell::new(Slot::Ready(Box::new(session)))),
+            inner: SessionCell::new(session),
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&Session) -> T) -> Result<T, JsError> {
-        match &*self.inner.borrow() {
-            Slot::Ready(s) => Ok(f(s)),
-            Slot::Running => Err(busy()),
-            Slot::Released => Err(released()),
-        }
+        self.inner.with(f)
     }
 
     /// `[{ name, isTensor, type, shape }]` for each input, shapes using strings for symbolic
     /// dims, as onnxruntime-web's `inputMetadata`.
     #[wasm_bindgen(js_name = inputMetadata)]
-    pub fn input_metadata(&self) -> Result<js_sys::Array, JsError> {
-        self.with(|s| marshal::metadata(s.inputs()))
+    pub fn input_metadata(&self) -> Result<JsValue, JsError> {
+        self.with(|s| marshal::metadata(s.inputs()))?
     }
 
     /// Same as [`WasmSession::input_metadata`] for the outputs.
     #[wasm_bindgen(js_name = outputMetadata)]
-    pub fn output_metadata(&self) -> Result<js_sys::Array, JsError> {
-        self.with(|s| marshal::metadata(s.outputs()))
+    pub fn output_metadata(&self) -> Result<JsValue, JsError> {
+        self.with(|s| marshal::metadata(s.outputs()))?
     }
 
     /// `[{ index, kind, nodes, placement, fallback }]`: where each stage ran on the last call
     /// ("cpu" or "webgpu") and, for a GPU stage that ran on the CPU, why.
-    pub fn stages(&self) -> Result<js_sys::Array, JsError> {
-        self.with(|s| marshal::stages(s.stages()))
+    pub fn stages(&self) -> Result<JsValue, JsError> {
+        self.with(|s| marshal::stages(s.stages()))?
     }
 
     /// `{ perShape, reason, built, reused, cached, capacity, pinned }`: how the model is
     /// planned (one symbolic plan, or one per input signature and why) and what the plan
     /// cache has done.
-    pub fn plans(&self) -> Result<js_sys::Object, JsError> {
-        self.with(|s| marshal::plan_stats(&s.plan_stats()))
+    pub fn plans(&self) -> Result<JsValue, JsError> {
+        self.with(|s| marshal::plan_stats(&s.plan_stats()))?
     }
 
     /// The GPU adapter in use, or `undefined`.
@@ -189,26 +176,9 @@ impl WasmSession {
         let feeds = marshal::feeds_from_js(&feeds);
         wasm_bindgen_futures::future_to_promise(async move {
             let feeds = feeds.map_err(JsError::from)?;
-            let taken = std::mem::replace(&mut *inner.borrow_mut(), Slot::Running);
-            let mut session = match taken {
-                Slot::Ready(s) => s,
-                other => {
-                    let err = if matches!(other, Slot::Running) {
-                        busy()
-                    } else {
-                        released()
-                    };
-                    *inner.borrow_mut() = other;
-                    return Err(err.into());
-                }
-            };
-            let result = session.run_async(feeds).await;
-            // A release() during the run leaves `Released`: the session is dropped here.
-            let mut slot = inner.borrow_mut();
-            if matches!(*slot, Slot::Running) {
-                *slot = Slot::Ready(session);
-            }
-            drop(slot);
+            let mut lease = inner.lease()?;
+            let result = lease.session()?.run_async(feeds).await;
+            drop(lease);
             let outputs = result.map_err(JsError::from)?;
             Ok(outputs
                 .into_iter()
@@ -220,6 +190,6 @@ impl WasmSession {
 
     /// Drops the model and its plan now; later calls fail with "the session was released".
     pub fn release(&self) {
-        *self.inner.borrow_mut() = Slot::Released;
+        self.inner.release();
     }
 }

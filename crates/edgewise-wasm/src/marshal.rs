@@ -1,80 +1,150 @@
 //! Conversions between JS values and edgewise tensors, checked so that no JS value can panic.
 
 use edgewise_runtime::{
-    DType, Dim, Error, Placement, PlanStats, StageKind, StageReport, Tensor, TensorData, ValueInfo,
-    f16,
+    DType, Dim, Error, Placement, PlanStats, StageKind, Tensor, TensorData, ValueInfo, f16,
 };
-use js_sys::{Array, Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Object};
+use serde::Serialize;
+use tsify::Tsify;
+use wasm_bindgen::{JsCast, JsError, JsValue};
+
+use crate::pipeline::{to_js, to_js_undefined};
 
 fn invalid(msg: String) -> Error {
     Error::InvalidArgument(msg)
 }
 
-fn set(obj: &Object, key: &str, value: &JsValue) {
-    // Setting a data property on a fresh plain object cannot fail.
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+/// An element type, named as onnxruntime-web names it.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum TensorType {
+    Float16,
+    Float32,
+    Float64,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Uint8,
+    Uint16,
+    Uint32,
+    Uint64,
+    Bool,
+}
+
+impl From<DType> for TensorType {
+    fn from(t: DType) -> TensorType {
+        match t {
+            DType::F16 => TensorType::Float16,
+            DType::F32 => TensorType::Float32,
+            DType::F64 => TensorType::Float64,
+            DType::I8 => TensorType::Int8,
+            DType::I16 => TensorType::Int16,
+            DType::I32 => TensorType::Int32,
+            DType::I64 => TensorType::Int64,
+            DType::U8 => TensorType::Uint8,
+            DType::U16 => TensorType::Uint16,
+            DType::U32 => TensorType::Uint32,
+            DType::U64 => TensorType::Uint64,
+            DType::Bool => TensorType::Bool,
+        }
+    }
+}
+
+/// A dimension: a size, or the name of a symbolic one.
+#[derive(Serialize, Tsify)]
+#[serde(untagged)]
+pub enum Dimension {
+    Size(f64),
+    Name(String),
+}
+
+/// Name, type and shape of a model input or output, as onnxruntime-web's metadata.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueMetadata {
+    /// The input's or output's name.
+    pub name: String,
+    /// Always true: edgewise's values are tensors.
+    #[tsify(type = "true")]
+    pub is_tensor: bool,
+    /// The element type, where the model declares it.
+    #[serde(rename = "type")]
+    #[tsify(type = "TensorType | undefined")]
+    pub dtype: Option<TensorType>,
+    /// The shape; symbolic dims are their names. Undefined where the model declares none.
+    #[tsify(type = "Dimension[] | undefined")]
+    pub shape: Option<Vec<Dimension>>,
 }
 
 /// ValueInfo list → onnxruntime-web style metadata objects.
-pub(crate) fn metadata(infos: &[ValueInfo]) -> Array {
-    infos
+pub(crate) fn metadata(infos: &[ValueInfo]) -> Result<JsValue, JsError> {
+    let list: Vec<ValueMetadata> = infos
         .iter()
-        .map(|info| {
-            let obj = Object::new();
-            set(&obj, "name", &JsValue::from_str(&info.name));
-            set(&obj, "isTensor", &JsValue::TRUE);
-            let dtype = info
-                .dtype
-                .map(|t| JsValue::from_str(t.name()))
-                .unwrap_or(JsValue::UNDEFINED);
-            set(&obj, "type", &dtype);
-            let shape = match &info.shape {
-                Some(dims) => dims
-                    .iter()
+        .map(|info| ValueMetadata {
+            name: info.name.clone(),
+            is_tensor: true,
+            dtype: info.dtype.map(TensorType::from),
+            shape: info.shape.as_ref().map(|dims| {
+                dims.iter()
                     .map(|d| match d {
-                        Dim::Fixed(n) => JsValue::from_f64(*n as f64),
-                        Dim::Symbolic(s) => JsValue::from_str(s),
+                        Dim::Fixed(n) => Dimension::Size(*n as f64),
+                        Dim::Symbolic(s) => Dimension::Name(s.clone()),
                     })
-                    .collect::<Array>()
-                    .into(),
-                None => JsValue::UNDEFINED,
-            };
-            set(&obj, "shape", &shape);
-            JsValue::from(obj)
+                    .collect()
+            }),
         })
-        .collect()
+        .collect();
+    to_js_undefined(&list)
 }
 
-/// Stage reports → `{ index, kind, nodes, placement, fallback }` objects; placements and kinds
-/// say "webgpu" for the GPU, as the execution provider is called in JS.
-pub(crate) fn stages(reports: &[StageReport]) -> Array {
-    reports
+/// Where a stage runs, as the execution providers are called in JS.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The CPU (wasm).
+    Cpu,
+    /// The GPU through WebGPU.
+    Webgpu,
+}
+
+/// One stage of a session's plan.
+#[derive(Serialize, Tsify)]
+pub struct StageReport {
+    /// Its position in the plan.
+    pub index: u32,
+    /// What the planner made of it: standard operators (`cpu`) or edgewise operators
+    /// (`webgpu`).
+    pub kind: Device,
+    /// Its nodes, as `name (OpType)`.
+    pub nodes: Vec<String>,
+    /// Where it ran on the last call.
+    pub placement: Device,
+    /// Why a `webgpu` stage ran on the CPU (no adapter, device lost, compile error, limits),
+    /// or null.
+    #[tsify(type = "string | null")]
+    pub fallback: Option<String>,
+}
+
+/// A session's stage reports as JS objects.
+pub(crate) fn stages(reports: &[edgewise_runtime::StageReport]) -> Result<JsValue, JsError> {
+    let list: Vec<StageReport> = reports
         .iter()
-        .map(|r| {
-            let obj = Object::new();
-            set(&obj, "index", &JsValue::from_f64(r.index as f64));
-            let kind = match r.kind {
-                StageKind::Cpu => "cpu",
-                StageKind::Gpu => "webgpu",
-            };
-            set(&obj, "kind", &JsValue::from_str(kind));
-            let nodes: Array = r.nodes.iter().map(|n| JsValue::from_str(n)).collect();
-            set(&obj, "nodes", &nodes);
-            let placement = match r.placement {
-                Placement::Cpu => "cpu",
-                Placement::Gpu => "webgpu",
-            };
-            set(&obj, "placement", &JsValue::from_str(placement));
-            let fallback = r
-                .fallback
-                .as_deref()
-                .map(JsValue::from_str)
-                .unwrap_or(JsValue::NULL);
-            set(&obj, "fallback", &fallback);
-            JsValue::from(obj)
+        .map(|r| StageReport {
+            index: r.index as u32,
+            kind: match r.kind {
+                StageKind::Cpu => Device::Cpu,
+                StageKind::Gpu => Device::Webgpu,
+            },
+            nodes: r.nodes.clone(),
+            placement: match r.placement {
+                Placement::Cpu => Device::Cpu,
+                Placement::Gpu => Device::Webgpu,
+            },
+            fallback: r.fallback.clone(),
         })
-        .collect()
+        .collect();
+    to_js(&list)
 }
 
 /// `[[path, Uint8Array], …]` → (path, bytes) pairs.
@@ -98,27 +168,40 @@ pub(crate) fn external_from_js(list: &Array) -> Result<Vec<(String, Vec<u8>)>, E
         .collect()
 }
 
+/// How a session plans its model, and what its plan cache has done.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanReport {
+    /// `false`: one plan typed with the model's symbolic shapes serves every call. `true`:
+    /// the model does not type symbolically, and each distinct input signature gets its own
+    /// plan.
+    pub per_shape: bool,
+    /// Why the symbolic plan could not be used, or null.
+    #[tsify(type = "string | null")]
+    pub reason: Option<String>,
+    /// Plans built so far.
+    pub built: f64,
+    /// Calls served by a plan built earlier.
+    pub reused: f64,
+    /// Plans held now.
+    pub cached: f64,
+    /// The most plans held at once (`planCacheSize`).
+    pub capacity: f64,
+    /// Inputs whose fed values the plans are specialized to (small integer inputs that branch).
+    pub pinned: Vec<String>,
+}
+
 /// A session's plan statistics as a plain object.
-pub(crate) fn plan_stats(p: &PlanStats) -> Object {
-    let obj = Object::new();
-    set(&obj, "perShape", &JsValue::from_bool(p.per_shape));
-    let reason = p
-        .reason
-        .as_deref()
-        .map(JsValue::from_str)
-        .unwrap_or(JsValue::NULL);
-    set(&obj, "reason", &reason);
-    for (key, n) in [
-        ("built", p.built),
-        ("reused", p.reused),
-        ("cached", p.cached),
-        ("capacity", p.capacity),
-    ] {
-        set(&obj, key, &JsValue::from_f64(n as f64));
-    }
-    let pinned: Array = p.pinned.iter().map(|n| JsValue::from_str(n)).collect();
-    set(&obj, "pinned", &pinned);
-    obj
+pub(crate) fn plan_stats(p: &PlanStats) -> Result<JsValue, JsError> {
+    to_js(&PlanReport {
+        per_shape: p.per_shape,
+        reason: p.reason.clone(),
+        built: p.built as f64,
+        reused: p.reused as f64,
+        cached: p.cached as f64,
+        capacity: p.capacity as f64,
+        pinned: p.pinned.clone(),
+    })
 }
 
 fn typed<A: JsCast + Clone>(

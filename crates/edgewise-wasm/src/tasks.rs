@@ -9,8 +9,12 @@ use edgewise_data::glyphs::{self, Task};
 use edgewise_data::textures::{self, Defect, Family};
 use edgewise_tasks::defect::{self, Pixels};
 use edgewise_tasks::{kno, rbnn};
-use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array, Uint32Array};
+use js_sys::{Array, Float32Array, Uint8Array, Uint32Array};
+use serde::Serialize;
+use tsify::Tsify;
 use wasm_bindgen::prelude::*;
+
+use crate::pipeline::{DefectAnalysis, to_js};
 
 /// The largest integer a JS number holds exactly (`2^53 − 1`).
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
@@ -18,11 +22,6 @@ const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 const MAX_SAMPLES: usize = 10_000;
 /// Most taps of one RBNN layer, and of all layers together.
 const MAX_TAPS: usize = 1 << 24;
-
-fn set(obj: &Object, key: &str, value: &JsValue) {
-    // Setting a data property on a fresh plain object cannot fail.
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
 
 fn fail(func: &str, msg: impl std::fmt::Display) -> JsError {
     JsError::new(&format!("tasks.{func}: {msg}"))
@@ -57,21 +56,22 @@ fn glyph_task(func: &str, name: &str) -> Result<Task, JsError> {
     Task::from_name(name).map_err(|e| fail(func, e))
 }
 
-/// `{ families: [...], defects: [...] }`: the names `defectSample` accepts.
+/// The names `tasks.defect.sample` accepts.
+#[derive(Serialize, Tsify)]
+pub struct DefectKinds {
+    /// Texture families.
+    pub families: Vec<String>,
+    /// Defect kinds.
+    pub defects: Vec<String>,
+}
+
+/// The texture families and defect kinds `defectSample` accepts.
 #[wasm_bindgen(js_name = tasksDefectKinds)]
-pub fn defect_kinds() -> Object {
-    let obj = Object::new();
-    let families: Array = Family::ALL
-        .iter()
-        .map(|f| JsValue::from_str(f.name()))
-        .collect();
-    let defects: Array = Defect::ALL
-        .iter()
-        .map(|d| JsValue::from_str(d.name()))
-        .collect();
-    set(&obj, "families", &families);
-    set(&obj, "defects", &defects);
-    obj
+pub fn defect_kinds() -> Result<JsValue, JsError> {
+    to_js(&DefectKinds {
+        families: Family::ALL.iter().map(|f| f.name().to_string()).collect(),
+        defects: Defect::ALL.iter().map(|d| d.name().to_string()).collect(),
+    })
 }
 
 /// The defect model's input (64×64 gray in `[0, 1]`) from `width × height` pixels given as
@@ -106,8 +106,7 @@ pub fn defect_prepare_gray(gray: &[f32], width: f64, height: f64) -> Result<Vec<
     defect::prepare(Pixels::Gray(gray), w, h).map_err(|e| fail(f, e))
 }
 
-/// `{ size, heatmap, mask, boxes: [{ x, y, w, h, area, score }], score, flagged }` from one
-/// image's `ssim` map (`inner × inner`).
+/// Heatmap, mask, boxes, score and verdict from one image's `ssim` map (`inner × inner`).
 #[wasm_bindgen(js_name = tasksDefectAnalyze)]
 pub fn defect_analyze(
     ssim: &[f32],
@@ -115,7 +114,7 @@ pub fn defect_analyze(
     size: f64,
     threshold: f64,
     min_area: f64,
-) -> Result<Object, JsError> {
+) -> Result<JsValue, JsError> {
     let f = "defect.analyze";
     let inner = int(f, "inner", inner, 1e6)?;
     let size = int(f, "size", size, 1e6)?;
@@ -128,38 +127,38 @@ pub fn defect_analyze(
     }
     let a =
         defect::analyze(ssim, inner, size, threshold as f32, min_area).map_err(|e| fail(f, e))?;
-    let obj = Object::new();
-    set(&obj, "size", &JsValue::from_f64(a.size as f64));
-    set(&obj, "heatmap", &Float32Array::from(&a.heatmap[..]));
-    set(&obj, "mask", &Uint8Array::from(&a.mask[..]));
-    let boxes: Array = a
-        .boxes
-        .iter()
-        .map(|b| {
-            let o = Object::new();
-            for (k, v) in [
-                ("x", b.x),
-                ("y", b.y),
-                ("w", b.w),
-                ("h", b.h),
-                ("area", b.area),
-            ] {
-                set(&o, k, &JsValue::from_f64(v as f64));
-            }
-            set(&o, "score", &JsValue::from_f64(b.score as f64));
-            JsValue::from(o)
-        })
-        .collect();
-    set(&obj, "boxes", &boxes);
-    set(&obj, "score", &JsValue::from_f64(a.score as f64));
-    set(&obj, "flagged", &JsValue::from_bool(a.flagged));
-    Ok(obj)
+    to_js(&DefectAnalysis::from(a))
 }
 
-/// `{ image, mask, family, defect, size }`: a generated texture of `family` with `defect`
-/// (empty or `"none"`: none), `size × size`, from `seed`; `mask` is 1 on defective pixels.
+/// A generated texture and its true defect mask.
+#[derive(Serialize, Tsify)]
+pub struct DefectSample {
+    /// Gray levels in `[0, 1]`, `size × size` row-major.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Float32Array")]
+    pub image: Float32Array,
+    /// 1 on defective pixels, else 0 (all 0 without a defect).
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Uint8Array")]
+    pub mask: Uint8Array,
+    /// The texture family.
+    pub family: String,
+    /// The defect kind, or null.
+    #[tsify(type = "string | null")]
+    pub defect: Option<String>,
+    /// Side of the image.
+    pub size: u32,
+}
+
+/// A generated texture of `family` with `defect` (empty or `"none"`: none), `size × size`,
+/// from `seed`; its `mask` is 1 on defective pixels.
 #[wasm_bindgen(js_name = tasksDefectSample)]
-pub fn defect_sample(family: &str, defect: &str, size: f64, seed_: f64) -> Result<Object, JsError> {
+pub fn defect_sample(
+    family: &str,
+    defect: &str,
+    size: f64,
+    seed_: f64,
+) -> Result<JsValue, JsError> {
     let f = "defect.sample";
     let fam = Family::from_name(family).ok_or_else(|| {
         let names: Vec<_> = Family::ALL.iter().map(|k| k.name()).collect();
@@ -184,16 +183,13 @@ pub fn defect_sample(family: &str, defect: &str, size: f64, seed_: f64) -> Resul
     let size = int(f, "size", size, 1e6)?;
     let s = textures::sample(fam, kind, size, seed(f, seed_)?).map_err(|e| fail(f, e))?;
     let mask: Vec<u8> = s.mask.iter().map(|&m| u8::from(m > 0.5)).collect();
-    let obj = Object::new();
-    set(&obj, "image", &Float32Array::from(&s.image[..]));
-    set(&obj, "mask", &Uint8Array::from(&mask[..]));
-    set(&obj, "family", &JsValue::from_str(fam.name()));
-    let d = kind
-        .map(|d| JsValue::from_str(d.name()))
-        .unwrap_or(JsValue::NULL);
-    set(&obj, "defect", &d);
-    set(&obj, "size", &JsValue::from_f64(size as f64));
-    Ok(obj)
+    to_js(&DefectSample {
+        image: Float32Array::from(&s.image[..]),
+        mask: Uint8Array::from(&mask[..]),
+        family: fam.name().to_string(),
+        defect: kind.map(|d| d.name().to_string()),
+        size: size as u32,
+    })
 }
 
 /// A smooth periodic field on `n` points following the points `xy` (interleaved `x, u`).
@@ -238,19 +234,18 @@ pub fn kno_relative_l2(a: &[f32], b: &[f32]) -> Result<f64, JsError> {
 }
 
 /// A root key from hex (`0x` prefix optional, 1–16 digits).
-fn root_key(func: &str, hex: &str) -> Result<u64, JsError> {
+pub(crate) fn root_key(hex: &str) -> Result<u64, String> {
     let t = hex.trim();
     let digits = t
         .strip_prefix("0x")
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
     if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(fail(
-            func,
-            format!("rootKey must be 1 to 16 hex digits (optionally 0x…), got {hex:?}"),
+        return Err(format!(
+            "rootKey must be 1 to 16 hex digits (optionally 0x…), got {hex:?}"
         ));
     }
-    u64::from_str_radix(digits, 16).map_err(|e| fail(func, e))
+    u64::from_str_radix(digits, 16).map_err(|e| e.to_string())
 }
 
 /// The key words of each layer (`taps[l]` weights per output) for `task` under `root` (hex).
@@ -263,7 +258,7 @@ pub fn rbnn_keys(task: &str, root: &str, taps: &[f64]) -> Result<Array, JsError>
             format!("task must be a name of 1 to 256 bytes, got {task:?}"),
         ));
     }
-    let root = root_key(f, root)?;
+    let root = root_key(root).map_err(|e| fail(f, e))?;
     let taps = taps
         .iter()
         .enumerate()
@@ -311,18 +306,33 @@ pub fn rbnn_render_glyph(task: &str, class: f64, seed_: f64) -> Result<Vec<f32>,
     glyphs::render(t, class, seed(f, seed_)?).map_err(|e| fail(f, e))
 }
 
-/// `{ images, labels, n }`: `n` labelled glyphs of `task` (balanced, shuffled) from `seed`.
+/// Labelled glyphs of one task.
+#[derive(Serialize, Tsify)]
+pub struct RbnnSamples {
+    /// `n` glyphs of 16×16 gray levels, one after the other.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Float32Array")]
+    pub images: Float32Array,
+    /// The class of each glyph.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Uint8Array")]
+    pub labels: Uint8Array,
+    /// Glyphs drawn.
+    pub n: u32,
+}
+
+/// `n` labelled glyphs of `task` (balanced, shuffled) from `seed`.
 #[wasm_bindgen(js_name = tasksRbnnSamples)]
-pub fn rbnn_samples(task: &str, n: f64, seed_: f64) -> Result<Object, JsError> {
+pub fn rbnn_samples(task: &str, n: f64, seed_: f64) -> Result<JsValue, JsError> {
     let f = "rbnn.samples";
     let t = glyph_task(f, task)?;
     let n = int(f, "n", n, MAX_SAMPLES as f64)?;
     let s = glyphs::split(t, n, seed(f, seed_)?).map_err(|e| fail(f, e))?;
-    let obj = Object::new();
-    set(&obj, "images", &Float32Array::from(&s.images[..]));
-    set(&obj, "labels", &Uint8Array::from(&s.labels[..]));
-    set(&obj, "n", &JsValue::from_f64(s.n as f64));
-    Ok(obj)
+    to_js(&RbnnSamples {
+        images: Float32Array::from(&s.images[..]),
+        labels: Uint8Array::from(&s.labels[..]),
+        n: s.n as u32,
+    })
 }
 
 /// The index of the largest logit of each row of `classes` logits (the first on ties).

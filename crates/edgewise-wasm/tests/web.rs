@@ -66,7 +66,7 @@ fn number(obj: &JsValue, key: &str) -> f64 {
 #[wasm_bindgen_test]
 async fn a_model_without_input_shapes_gets_a_plan_per_shape_reused_on_return() {
     let s = create(&fixtures::unshaped()).await.unwrap();
-    let plans: JsValue = s.plans().unwrap().into();
+    let plans: JsValue = s.plans().unwrap();
     assert_eq!(
         Reflect::get(&plans, &"perShape".into()).unwrap(),
         JsValue::TRUE
@@ -80,7 +80,7 @@ async fn a_model_without_input_shapes_gets_a_plan_per_shape_reused_on_return() {
         // Σ relu(1) over the last axis.
         assert_eq!(y, vec![dims[1] as f32; dims[0] as usize]);
     }
-    let plans: JsValue = s.plans().unwrap().into();
+    let plans: JsValue = s.plans().unwrap();
     assert_eq!(number(&plans, "built"), 2.0);
     assert_eq!(number(&plans, "reused"), 1.0);
 }
@@ -133,7 +133,7 @@ async fn mlp_runs_and_matches_the_formula() {
 #[wasm_bindgen_test]
 async fn metadata_uses_strings_for_symbolic_dims() {
     let s = create(&fixtures::mlp()).await.unwrap();
-    let meta = s.input_metadata().unwrap();
+    let meta: Array = s.input_metadata().unwrap().dyn_into().unwrap();
     let x = meta.get(0);
     assert_eq!(
         Reflect::get(&x, &"name".into())
@@ -273,7 +273,7 @@ async fn a_staged_model_matches_the_cpu_run_and_reports_its_stages() {
         );
         assert_eq!(g, w, "output {i}");
     }
-    let stages = gpu.stages().unwrap();
+    let stages: Array = gpu.stages().unwrap().dyn_into().unwrap();
     assert_eq!(stages.length(), 3);
     let middle = stages.get(1);
     assert_eq!(field(&middle, "kind").as_string().unwrap(), "webgpu");

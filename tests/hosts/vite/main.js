@@ -1,9 +1,16 @@
 // A page bundled by Vite: the package comes from node_modules, its wasm is an emitted asset.
-import { InferenceSession, Tensor, env } from 'edgewise';
+import { InferenceSession, Tensor, env, pipeline } from 'edgewise';
 
 const SIZE = 64;
 // A white square on black: rows and columns SQUARE[0]..SQUARE[1] (inclusive) are 1.
 const SQUARE = [16, 47];
+
+// The defect pipeline's image: 80×64 RGBA, a fixed pattern (the test recomputes it in Node).
+const PATTERN = [80, 64];
+
+function patternRgba() {
+  return new Uint8ClampedArray(PATTERN[0] * PATTERN[1] * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 37) % 256));
+}
 
 function squareImage() {
   const image = new Float32Array(SIZE * SIZE);
@@ -21,10 +28,17 @@ async function main() {
   const start = performance.now();
   const { edges } = await session.run({ image: new Tensor('float32', image, [1, 1, SIZE, SIZE]) });
   const ms = performance.now() - start;
-  const wasm = performance
-    .getEntriesByType('resource')
-    .map((e) => e.name)
-    .filter((name) => name.endsWith('.wasm'));
+  // A pipeline: its model is one of the bundle's assets, checked by sha256 before use.
+  // With `cache: true` the first load stores the model in the Cache API, the second reads it
+  // from there: one request for the model in all.
+  await caches.delete('edgewise-models');
+  const detect = await pipeline('defect', { cache: true });
+  const again = await pipeline('defect', { cache: true });
+  const cachedKeys = (await (await caches.open('edgewise-models')).keys()).map((r) => r.url);
+  const found = await again({ data: patternRgba(), width: PATTERN[0], height: PATTERN[1] });
+  const first = await detect({ data: patternRgba(), width: PATTERN[0], height: PATTERN[1] });
+  const resources = performance.getEntriesByType('resource').map((e) => e.name);
+  const wasm = resources.filter((name) => name.endsWith('.wasm'));
   return {
     ok: true,
     version: env.versions.edgewise,
@@ -39,6 +53,15 @@ async function main() {
     edges: Array.from(edges.data),
     wasm,
     ms,
+    pipeline: {
+      score: found.score,
+      flagged: found.flagged,
+      crop: found.crop,
+      heatmap: Array.from(found.heatmap),
+      models: resources.filter((name) => name.endsWith('.onnx')),
+      cachedKeys,
+      cachedSame: first.score === found.score,
+    },
   };
 }
 

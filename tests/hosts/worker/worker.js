@@ -1,7 +1,8 @@
 // A module worker: imports the package as published (no bundler), runs the Sobel model on a
-// generated disc, checks that a bad feed rejects with an Error, and posts the outcome.
+// generated disc, checks that a bad feed rejects with an Error, runs pipeline('defect') on the
+// disc, and posts the outcome.
 // `worker.js?threads=N` sets `env.numThreads` first.
-import { InferenceSession, Tensor, env } from '/pkg/index.js';
+import { InferenceSession, Tensor, env, pipeline } from '/pkg/index.js';
 
 const SIZE = 64;
 
@@ -38,6 +39,10 @@ async function main() {
   const again = await session.run(feeds);
   const sameAgain = again.edges.data.every((v, i) => v === edges.data[i]);
 
+  // A pipeline: the package fetches its model from beside itself (/pkg/models/).
+  const detect = await pipeline('defect');
+  const found = await detect({ data: image, width: SIZE, height: SIZE });
+
   return {
     ok: true,
     inWorker: typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope,
@@ -52,6 +57,7 @@ async function main() {
     badInput,
     sameAgain,
     ms,
+    pipeline: { score: found.score, flagged: found.flagged, heatmap: Array.from(found.heatmap) },
   };
 }
 

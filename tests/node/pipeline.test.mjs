@@ -1,0 +1,174 @@
+// `pipeline(id)` through the built package: each pipeline against the same work done by hand
+// (the task helpers and an `InferenceSession` on the committed model), batches, progress,
+// the sha256 check, and the errors a caller can cause.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+
+import { InferenceSession, Tensor, pipeline, pipelines, tasks } from 'edgewise';
+
+const manifest = JSON.parse(await readFile('onnx/manifest.json', 'utf8'));
+const modelBytes = (id) => readFile(`onnx/${manifest.models[id].file}`);
+
+function assertSame(actual, expected, what) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) assert.equal(actual[i], expected[i], `${what}[${i}]`);
+}
+
+/** A gray image as `{ data, width, height }` (floats in [0, 1]). */
+const gray = (data, side) => ({ data, width: side, height: side });
+
+test('pipelines() lists the catalogue systems with their shipped models', async () => {
+  const list = await pipelines();
+  assert.deepEqual(
+    list.map((p) => p.id),
+    ['defect', 'kno', 'rbnn'],
+  );
+  for (const p of list) {
+    const entry = manifest.models[p.id];
+    assert.equal(p.file, entry.file);
+    assert.equal(p.sha256, entry.sha256);
+    assert.equal(p.bytes, entry.bytes);
+  }
+});
+
+test("pipeline('defect') gives what prepare → run → analyze gives, in one call", async () => {
+  const detect = await pipeline('defect');
+  const session = await InferenceSession.create(await modelBytes('defect'));
+  const { threshold } = manifest.models.defect.helper;
+  for (const [family, defect, seed] of [
+    ['stripes', 'scratch', 3],
+    ['weave', null, 4],
+  ]) {
+    const s = tasks.defect.sample(family, defect, seed);
+    const r = await detect(gray(s.image, s.size));
+    const x = tasks.defect.prepare(s.image, s.size, s.size);
+    const { ssim, recon } = await session.run({ image: new Tensor('float32', x, [1, 1, 64, 64]) });
+    const want = tasks.defect.analyze(ssim, { threshold });
+    assert.ok(r.heatmap instanceof Float32Array && r.mask instanceof Uint8Array);
+    assertSame(r.heatmap, want.heatmap, 'heatmap');
+    assertSame(r.mask, want.mask, 'mask');
+    assert.deepEqual(r.boxes, want.boxes);
+    assert.equal(r.score, want.score);
+    assert.equal(r.flagged, want.flagged);
+    assert.equal(r.threshold, threshold);
+    assertSame(r.input, x, 'input');
+    assertSame(r.reconstruction, recon.data, 'reconstruction');
+    assert.deepEqual(r.crop, { x: 0, y: 0, side: 64 });
+  }
+  detect.dispose();
+});
+
+test("pipeline('defect'): ImageData-like RGBA, a batch, and options", async () => {
+  const detect = await pipeline('defect');
+  // 96×64 RGBA: the heatmap covers the centred 64×64 square, columns 16..80.
+  const [w, h] = [96, 64];
+  const rgba = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0; i < w * h; i++) rgba.set([(i * 7) % 256, (i * 13) % 256, (i * 29) % 256, 255], 4 * i);
+  const image = { data: rgba, width: w, height: h };
+  const one = await detect(image, { threshold: 0.2, minArea: 3 });
+  assert.deepEqual(one.crop, { x: 16, y: 0, side: 64 });
+  assert.equal(one.threshold, 0.2);
+  assert.ok(one.boxes.every((b) => b.area >= 3));
+  assertSame(one.input, tasks.defect.prepare(image), 'input');
+  const s = tasks.defect.sample('stripes', 'scratch', 3);
+  const batch = await detect([image, gray(s.image, s.size)], { threshold: 0.2, minArea: 3 });
+  assert.equal(batch.length, 2);
+  assertSame(batch[0].heatmap, one.heatmap, 'batched heatmap 0');
+  const alone = await detect(gray(s.image, s.size), { threshold: 0.2, minArea: 3 });
+  assertSame(batch[1].heatmap, alone.heatmap, 'batched heatmap 1');
+  assert.deepEqual(await detect([]), []);
+});
+
+test("pipeline('kno') rolls out as step-by-step session runs do", async () => {
+  const step = await pipeline('kno');
+  const session = await InferenceSession.create(await modelBytes('kno'));
+  const u0 = tasks.kno.randomInitialCondition(128, 7);
+  const r = await step(u0, { steps: 5 });
+  assert.equal(r.states.length, 6);
+  assert.equal(r.n, 128);
+  assert.equal(r.dt, manifest.models.kno.helper.dt);
+  let u = u0;
+  for (let k = 0; k <= 5; k++) {
+    assertSame(r.states[k], u, `state ${k}`);
+    u = (await session.run({ u: new Tensor('float32', u, [1, 1, 128]) })).u_next.data;
+  }
+  const plain = await step(Array.from(u0), { steps: 2 });
+  assertSame(plain.states[2], r.states[2], 'from a number array');
+  const two = await step([u0, tasks.kno.randomInitialCondition(128, 8)], { steps: 2 });
+  assertSame(two[0].states[2], r.states[2], 'batched rollout');
+  const rest = await step(tasks.kno.randomInitialCondition(128, 8), { steps: 2 });
+  assertSame(two[1].states[2], rest.states[2], 'batched rollout 1');
+  assert.equal((await step(u0)).states.length, manifest.models.kno.helper.steps + 1);
+  await assert.rejects(step([u0, u0.subarray(0, 64)]), /pipeline\('kno'\): a batch runs states of one size/);
+});
+
+test("pipeline('rbnn') classifies glyphs as the keyed session does, and a wrong root key guesses", async () => {
+  const classify = await pipeline('rbnn');
+  const helper = manifest.models.rbnn.helper;
+  const session = await InferenceSession.create(await modelBytes('rbnn'));
+  const { images, labels, n } = tasks.rbnn.samples('letters', 20, 11);
+  const glyphs = Array.from({ length: n }, (_, i) => gray(images.subarray(i * 256, (i + 1) * 256), 16));
+  const results = await classify(glyphs, { task: 'letters' });
+  const keys = tasks.rbnn.keyFeeds('letters', helper.root_key, helper.layers);
+  const { logits } = await session.run({ image: new Tensor('float32', images, [n, 1, 16, 16]), ...keys });
+  const want = tasks.rbnn.predict(logits, 10);
+  results.forEach((r, i) => {
+    assert.equal(r.task, 'letters');
+    assert.equal(r.label, want[i]);
+    assert.equal(r.className, helper.classes.letters[want[i]]);
+    assertSame(r.logits, logits.data.subarray(i * 10, (i + 1) * 10), `logits ${i}`);
+    const sum = r.probabilities.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5, `probabilities sum to ${sum}`);
+  });
+  const right = results.filter((r, i) => r.label === labels[i]).length;
+  assert.ok(right >= 16, `the shipped key gets ${right} of ${n} letters right`);
+  const wrong = await classify(glyphs, { task: 'letters', rootKey: '0x1234' });
+  const guessed = wrong.filter((r, i) => r.label === labels[i]).length;
+  assert.ok(guessed < right, `a wrong root key still gets ${guessed} of ${n} right`);
+  const digit = await classify(gray(tasks.rbnn.renderGlyph('digits', 3, 5), 16));
+  assert.equal(digit.task, 'digits');
+});
+
+test('progress reports the model bytes, then ready', async () => {
+  const seen = [];
+  const p = await pipeline('rbnn', { progress: (e) => seen.push(e) });
+  const last = seen.at(-1);
+  assert.equal(last.status, 'ready');
+  assert.ok(seen.some((e) => e.status === 'progress' && e.loaded === manifest.models.rbnn.bytes && e.progress === 100));
+  assert.equal(last.file, 'rbnn.onnx');
+  p.dispose();
+});
+
+test('a model of your own: bytes, checked against the sha256 you give', async () => {
+  const bytes = await modelBytes('defect');
+  const p = await pipeline('defect', { model: bytes, sha256: manifest.models.defect.sha256 });
+  assert.equal(p.model.sha256, manifest.models.defect.sha256);
+  const wrong = '0'.repeat(64);
+  await assert.rejects(pipeline('defect', { model: bytes, sha256: wrong }), (e) => {
+    assert.match(e.message, /pipeline\('defect'\): the model's sha256 is [0-9a-f]{64}, expected 0{64}/);
+    return true;
+  });
+  // A model with other outputs fails on the first call, naming what is missing.
+  const other = await pipeline('defect', { model: await modelBytes('sobel') });
+  await assert.rejects(other(gray(new Float32Array(64 * 64), 64)), /pipeline\('defect'\): .*(ssim|image)/);
+});
+
+test('errors name the pipeline and the problem', async () => {
+  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn\)/);
+  await assert.rejects(pipeline('defect', { provder: 'wasm' }), /pipeline\('defect'\): unknown option 'provder'/);
+  await assert.rejects(pipeline('defect', { provider: 'cuda' }), /provider must be 'webgpu' or 'wasm'/);
+  const detect = await pipeline('defect');
+  await assert.rejects(detect({ data: new Uint8Array(10), width: 4, height: 4 }), /pipeline\('defect'\): data holds 10 bytes for 4×4 pixels/);
+  await assert.rejects(detect({ width: 4, height: 4 }), /pipeline\('defect'\): an image is an ImageData/);
+  await assert.rejects(detect(gray(new Float32Array(16), 4), { treshold: 1 }), /unknown option 'treshold' \(it takes threshold, minArea\)/);
+  await assert.rejects(detect(gray(new Float32Array(16), 4), { minArea: 1.5 }), /pipeline\('defect'\): options: /);
+  await assert.rejects(detect([gray(new Float32Array(16), 4), 7]), /pipeline\('defect'\): input 1: /);
+  const classify = await pipeline('rbnn');
+  await assert.rejects(classify(gray(new Float32Array(256), 16), { task: 'runes' }), /unknown task "runes" \(the model knows digits, letters, shapes, symbols\)/);
+  await assert.rejects(classify(gray(new Float32Array(256), 16), { rootKey: 'xyz' }), /rootKey must be 1 to 16 hex digits/);
+  const step = await pipeline('kno');
+  await assert.rejects(step('u'), /pipeline\('kno'\): the initial state must be a Float32Array or an array of numbers/);
+  detect.dispose();
+  await assert.rejects(detect(gray(new Float32Array(16), 4)), /released/);
+});

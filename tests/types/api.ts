@@ -1,0 +1,112 @@
+// The package's types as a TypeScript user meets them, checked with `tsc --strict` against the
+// built package (`pkg/index.d.ts` and the types generated from the Rust structs). Every name the
+// package exports is used here; `@ts-expect-error` lines are misuses the types must reject.
+import {
+  InferenceSession,
+  Tensor,
+  env,
+  fromFloat16Bits,
+  init,
+  pipeline,
+  pipelines,
+  tasks,
+  toFloat16Bits,
+} from 'edgewise';
+import type {
+  DefectAnalysis,
+  DefectCrop,
+  DefectKinds,
+  DefectOptions,
+  DefectRegion,
+  DefectResult,
+  DefectSample,
+  Device,
+  Dimension,
+  ImageInput,
+  KnoInput,
+  KnoOptions,
+  KnoResult,
+  Pipeline,
+  PipelineId,
+  PipelineModel,
+  PipelineOptions,
+  PipelineProgress,
+  Pipelines,
+  PlanReport,
+  RbnnOptions,
+  RbnnResult,
+  RbnnSamples,
+  StageReport,
+  TensorDataTypeMap,
+  WebGpuLike,
+  TensorPlainTypeMap,
+  TensorType,
+  ValueMetadata,
+} from 'edgewise';
+
+export async function sessions(bytes: Uint8Array, gpu: WebGpuLike): Promise<number> {
+  await init();
+  const session = await InferenceSession.create(bytes, { executionProviders: [{ name: 'webgpu', gpu }, 'wasm'], freeDimensionOverrides: { batch: 1 } });
+  // @ts-expect-error: only WebGPU takes a gpu
+  await InferenceSession.create(bytes, { executionProviders: [{ name: 'wasm', gpu }] });
+  const type: TensorType = 'float32';
+  const data: TensorDataTypeMap['float32'] = new Float32Array(4096);
+  const plain: TensorPlainTypeMap['float16'] = [0.5, 1];
+  const image = new Tensor(type, data, [1, 1, 64, 64]);
+  const half = new Tensor('float16', plain, [2]);
+  const out = await session.run({ image, half });
+  const edges: Tensor | undefined = out['edges'];
+  const meta: readonly ValueMetadata[] = session.inputMetadata;
+  const dim: Dimension | undefined = meta[0]?.shape?.[0];
+  // @ts-expect-error: a dimension is a size or a name
+  const notDim: Dimension = true;
+  const stages: readonly StageReport[] = session.stages();
+  const where: Device = stages[0]?.placement ?? 'cpu';
+  const plans: PlanReport = session.plans();
+  // @ts-expect-error: a tensor's data is the typed array of its type
+  new Tensor('int32', new Float32Array(2), [2]);
+  await session.release();
+  env.numThreads = 2;
+  return `${dim}${notDim}`.length + fromFloat16Bits(toFloat16Bits(1)) + meta.length + (edges?.size ?? 0) + (where === 'webgpu' ? 1 : 0) + plans.built + env.wasmMemoryBytes;
+}
+
+export async function onePipelineEach(imageData: ImageInput): Promise<string> {
+  const progress = (p: PipelineProgress) => void p.loaded;
+  const options: PipelineOptions = { provider: 'webgpu', progress, cache: true };
+  const detect = await pipeline('defect', options);
+  const found: DefectResult = await detect(imageData, { threshold: 0.4, minArea: 3 } satisfies DefectOptions);
+  const batch: DefectResult[] = await detect([imageData, imageData]);
+  const region: DefectRegion | undefined = found.boxes[0];
+  const crop: DefectCrop = found.crop;
+  const heat: Float32Array = found.heatmap;
+  // @ts-expect-error: minArea is a number
+  await detect(imageData, { minArea: '3' });
+
+  const step = await pipeline('kno');
+  const u0: KnoInput = new Float32Array(128);
+  const rollout: KnoResult = await step(u0, { steps: 10 } satisfies KnoOptions);
+  const last: Float32Array | undefined = rollout.states[rollout.states.length - 1];
+
+  const classify = await pipeline('rbnn');
+  const glyph: RbnnResult = await classify(imageData, { task: 'letters', rootKey: '0x1' } satisfies RbnnOptions);
+  // @ts-expect-error: rbnn results have no heatmap
+  void glyph.heatmap;
+  // @ts-expect-error: no such pipeline
+  await pipeline('nope');
+
+  const id: PipelineId = 'defect';
+  const typed: Pipelines[typeof id] = detect;
+  const generic: Pipeline<ImageInput, DefectOptions, DefectResult> = typed;
+  const models: PipelineModel[] = await pipelines();
+  generic.dispose();
+  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}`;
+}
+
+export function helpers(ssim: Tensor<'float32'>): number {
+  const kinds: DefectKinds = tasks.defect.kinds();
+  const sample: DefectSample = tasks.defect.sample('stripes', null, 1);
+  const analysis: DefectAnalysis = tasks.defect.analyze(ssim, { threshold: 0.45 });
+  const glyphs: RbnnSamples = tasks.rbnn.samples('digits', 10, 1);
+  const box: tasks.DefectBox | undefined = analysis.boxes[0];
+  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + tasks.kno.relativeL2([1], [1]);
+}
