@@ -78,6 +78,15 @@ test("pipeline('defect'): ImageData-like RGBA, a batch, and options", async () =
   const alone = await detect(gray(s.image, s.size), { threshold: 0.2, minArea: 3 });
   assertSame(batch[1].heatmap, alone.heatmap, 'batched heatmap 1');
   assert.deepEqual(await detect([]), []);
+  // Calls made at once run in turn, each with its own options, and a failing one fails alone.
+  const [a, bad, b] = await Promise.allSettled([
+    detect(image, { threshold: 0.2, minArea: 3 }),
+    detect({ data: new Uint8Array(3), width: 4, height: 4 }),
+    detect(gray(s.image, s.size), { threshold: 0.2, minArea: 3 }),
+  ]);
+  assert.equal(bad.status, 'rejected');
+  assertSame(a.value.heatmap, one.heatmap, 'concurrent call 0');
+  assertSame(b.value.heatmap, alone.heatmap, 'concurrent call 2');
 });
 
 test("pipeline('kno') rolls out as step-by-step session runs do", async () => {

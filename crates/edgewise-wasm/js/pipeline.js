@@ -80,7 +80,8 @@ async function modelBytes(id, info, options, report) {
  * (browsers: keep the model in the Cache API, keyed by its sha256).
  *
  * Resolves to an async function: `await p(input, options)` gives the result of one input,
- * `await p([input, …], options)` one result per input, computed in one batch.
+ * `await p([input, …], options)` one result per input, computed in one batch. Calls made
+ * while one runs wait for it, in order.
  */
 export async function pipeline(id, options) {
   if (typeof id !== 'string') throw new TypeError('pipeline: id must be a string');
@@ -94,13 +95,22 @@ export async function pipeline(id, options) {
   const { bytes, sha256, cache } = await modelBytes(id, info, opts, report);
   const providers = opts.provider === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
   const inner = await raw.Pipeline.create(id, bytes, sha256, providers);
-  if (cache) await cache.put(cacheKey(info.sha256), new Response(bytes)).catch(() => {});
+  if (cache) {
+    await cache.put(cacheKey(info.sha256), new Response(bytes)).catch((e) => {
+      console.warn(`edgewise: pipeline('${id}'): could not keep the model in the Cache API: ${e?.message ?? e}`);
+    });
+  }
   report?.('ready', bytes.length, bytes.length);
 
+  // Calls run one after another, in the order they were made: the model's session runs one
+  // call at a time, and `Promise.all(images.map(p))` should just work.
+  let previous = Promise.resolve();
   const run = (input, callOptions) => {
     // An array of numbers is one input (a state of `kno`); any other array is a batch.
     const batched = Array.isArray(input) && !(input.length > 0 && typeof input[0] === 'number');
-    return inner.call(input, batched, callOptions);
+    const result = previous.then(() => inner.call(input, batched, callOptions));
+    previous = result.catch(() => {});
+    return result;
   };
   Object.defineProperties(run, {
     id: { value: id, enumerable: true },
