@@ -162,3 +162,29 @@ pub fn to_tensor<'a>(
         device,
     )
 }
+
+/// Writes the catalogue's bar for a system: each part with whether it is met and the number
+/// behind it, then the verdict ("met" only when every part is), and for a bar not met `why`
+/// (the reason found).
+pub(crate) fn write_bar(
+    w: &mut String,
+    parts: &[(String, bool, String)],
+    why: &str,
+) -> std::fmt::Result {
+    use std::fmt::Write;
+    writeln!(w, "## The catalogue's bar\n")?;
+    writeln!(w, "| part | here | met |")?;
+    writeln!(w, "| --- | --- | --- |")?;
+    for (part, met, here) in parts {
+        writeln!(
+            w,
+            "| {part} | {here} | {} |",
+            if *met { "yes" } else { "no" }
+        )?;
+    }
+    if parts.iter().all(|(_, met, _)| *met) {
+        writeln!(w, "\n**Bar: met.**\n")
+    } else {
+        writeln!(w, "\n**Bar: not met**: {why}.\n")
+    }
+}
