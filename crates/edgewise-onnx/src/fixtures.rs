@@ -11,7 +11,7 @@ use crate::{Attr, GraphBuilder, tensor_f32, tensor_i64};
 pub type Fixture = fn() -> Vec<u8>;
 
 /// Every fixture, by the file name (without `.onnx`) the JS tests load it from.
-pub const ALL: [(&str, Fixture); 12] = [
+pub const ALL: [(&str, Fixture); 13] = [
     ("mlp", mlp),
     ("half_precision", half_precision),
     ("unshaped", unshaped),
@@ -24,6 +24,7 @@ pub const ALL: [(&str, Fixture); 12] = [
     ("two_inputs", two_inputs),
     ("unsupported_op", unsupported_op),
     ("sobel", sobel),
+    ("early_exits", early_exits),
 ];
 
 /// `len` reproducible values in `[-scale, scale]` (steps of `scale / 1000`) from `seed`: test
@@ -465,5 +466,47 @@ pub fn dct_codec() -> Vec<u8> {
     );
     g.output("recon", DType::F32, &image);
     g.output("score", DType::F32, &[batch(), Dim::Fixed(1)]);
+    g.to_bytes()
+}
+
+/// The weights of [`early_exits`], by initializer name: `W1`, `W2` are 4×4, `A0`, `A1`, `A2`
+/// 4×3 (row-major), `pseudo_random(len, seed, 1.0)` with seeds 11 to 15 in this order.
+pub fn early_exit_weights() -> [(&'static str, [usize; 2], Vec<f32>); 5] {
+    [
+        ("W1", [4, 4], pseudo_random(16, 11, 1.0)),
+        ("W2", [4, 4], pseudo_random(16, 12, 1.0)),
+        ("A0", [4, 3], pseudo_random(12, 13, 1.0)),
+        ("A1", [4, 3], pseudo_random(12, 14, 1.0)),
+        ("A2", [4, 3], pseudo_random(12, 15, 1.0)),
+    ]
+}
+
+/// A classifier with two early exits, without the metadata that names them:
+/// `h1 = relu(x·W1)`, `exit0 = h1·A0`; `h2 = relu(h1·W2)`, `exit1 = h2·A1`; `logits = h2·A2`.
+/// Input `x` float32[batch,4]; outputs `exit0`, `exit1`, `logits`, float32[batch,3].
+pub fn early_exits_graph() -> GraphBuilder {
+    let mut g = GraphBuilder::new("early_exits", 17);
+    g.input("x", DType::F32, &[batch(), Dim::Fixed(4)]);
+    for (name, dims, w) in early_exit_weights() {
+        g.initializer(tensor_f32(name, &dims, &w));
+    }
+    g.node("MatMul", &["x", "W1"], "p1", vec![]);
+    g.node("Relu", &["p1"], "h1", vec![]);
+    g.node("MatMul", &["h1", "A0"], "exit0", vec![]);
+    g.node("MatMul", &["h1", "W2"], "p2", vec![]);
+    g.node("Relu", &["p2"], "h2", vec![]);
+    g.node("MatMul", &["h2", "A1"], "exit1", vec![]);
+    g.node("MatMul", &["h2", "A2"], "logits", vec![]);
+    for o in ["exit0", "exit1", "logits"] {
+        g.output(o, DType::F32, &[batch(), Dim::Fixed(3)]);
+    }
+    g
+}
+
+/// [`early_exits_graph`] with its exits named in the metadata (`edgewise.exits` =
+/// `exit0,exit1,logits`).
+pub fn early_exits() -> Vec<u8> {
+    let mut g = early_exits_graph();
+    g.metadata("edgewise.exits", "exit0,exit1,logits");
     g.to_bytes()
 }

@@ -16,6 +16,7 @@
 
 mod channel_chain;
 mod convert;
+mod exits;
 mod external;
 mod feeds;
 mod gather_early;
@@ -35,6 +36,7 @@ mod tract_plan;
 
 pub use edgewise_core::{DType, Dim, Error, Result, Tensor, TensorData, ValueInfo, f16};
 pub use edgewise_gpu::GpuOptions;
+pub use exits::METADATA_KEY as EXITS_METADATA_KEY;
 pub use report::{Placement, StageKind, StageReport};
-pub use session::{DEFAULT_PLAN_CACHE_SIZE, Provider, Session, SessionOptions};
+pub use session::{DEFAULT_PLAN_CACHE_SIZE, ExitRun, Provider, Session, SessionOptions};
 pub use specialize::PlanStats;

@@ -66,19 +66,91 @@ fn outer_reads(g: &GraphProto, out: &mut Vec<String>) {
 
 /// Plans the stages of a graph.
 pub(crate) fn stages(g: &GraphProto) -> Vec<StageSpec> {
-    let initializers: HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
-    let producer: HashMap<&str, usize> = g
-        .node
+    let order = kind_order(g);
+    group(g, &order, |_| 0)
+}
+
+/// Plans the stages of a graph with early exits: `exits` are output names, in the order they
+/// are computed. Part `j` holds the nodes that `exits[j]` needs and no earlier exit needs;
+/// the nodes no exit needs come last. Each part is split by kind as [`stages`] does. Returns
+/// the stages and, per exit, the index of the last stage of its part (after which it can be
+/// read).
+pub(crate) fn exit_stages(
+    g: &GraphProto,
+    exits: &[String],
+) -> std::result::Result<(Vec<StageSpec>, Vec<usize>), String> {
+    let producer = producers(g);
+    let node_reads: Vec<Vec<String>> = g.node.iter().map(reads).collect();
+    let mut part = vec![exits.len(); g.node.len()];
+    for (j, exit) in exits.iter().enumerate() {
+        if !g.output.iter().any(|o| &o.name == exit) {
+            return Err(format!("exit '{exit}' is not an output of the model"));
+        }
+        // Every ancestor of the exit not claimed by an earlier exit.
+        let mut stack: Vec<usize> = producer.get(exit.as_str()).copied().into_iter().collect();
+        let mut seen = HashSet::new();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            if part[n] > j {
+                part[n] = j;
+            }
+            stack.extend(
+                node_reads[n]
+                    .iter()
+                    .filter_map(|r| producer.get(r.as_str()).copied()),
+            );
+        }
+    }
+    // A stable sort by part keeps the order topological: a node's inputs are needed by every
+    // exit that needs the node, so their part is never later.
+    let mut order = kind_order(g);
+    order.sort_by_key(|&i| part[i]);
+    let specs = group(g, &order, |i| part[i]);
+    let last_of_part = (0..exits.len())
+        .map(|j| {
+            specs
+                .iter()
+                .rposition(|s| s.nodes.first().is_some_and(|&n| part[n] == j))
+                .ok_or_else(|| {
+                    format!(
+                        "exit '{}' needs no node beyond what earlier exits need: list the \
+                         exits in the order the model computes them",
+                        exits[j]
+                    )
+                })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((specs, last_of_part))
+}
+
+fn producers(g: &GraphProto) -> HashMap<&str, usize> {
+    g.node
         .iter()
         .enumerate()
         .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
-        .collect();
-    let node_reads: Vec<Vec<String>> = g.node.iter().map(reads).collect();
-    // Kind-aware topological order.
-    let deps: Vec<HashSet<usize>> = node_reads
+        .collect()
+}
+
+fn kind_of(node: &NodeProto) -> StageKind {
+    if is_edgewise(node) {
+        StageKind::Gpu
+    } else {
+        StageKind::Cpu
+    }
+}
+
+/// The nodes in a topological order that prefers, at each step, a ready node of the same kind
+/// as the last one.
+fn kind_order(g: &GraphProto) -> Vec<usize> {
+    let producer = producers(g);
+    let deps: Vec<HashSet<usize>> = g
+        .node
         .iter()
-        .map(|r| {
-            r.iter()
+        .map(|n| {
+            reads(n)
+                .iter()
                 .filter_map(|n| producer.get(n.as_str()).copied())
                 .collect()
         })
@@ -100,16 +172,21 @@ pub(crate) fn stages(g: &GraphProto) -> Vec<StageSpec> {
         done[i] = true;
         order.push(i);
     }
-    // Group consecutive nodes of one kind.
+    order
+}
+
+/// Groups consecutive nodes of `order` with the same kind and `part` into stages, with the
+/// values each stage reads from outside it and those later stages or the graph outputs read.
+fn group(g: &GraphProto, order: &[usize], part: impl Fn(usize) -> usize) -> Vec<StageSpec> {
+    let initializers: HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    let producer = producers(g);
+    let node_reads: Vec<Vec<String>> = g.node.iter().map(reads).collect();
     let mut specs: Vec<StageSpec> = Vec::new();
-    for i in order {
-        let kind = if is_edgewise(&g.node[i]) {
-            StageKind::Gpu
-        } else {
-            StageKind::Cpu
-        };
+    let mut last_part = None;
+    for &i in order {
+        let kind = kind_of(&g.node[i]);
         match specs.last_mut() {
-            Some(s) if s.kind == kind => s.nodes.push(i),
+            Some(s) if s.kind == kind && last_part == Some(part(i)) => s.nodes.push(i),
             _ => specs.push(StageSpec {
                 kind,
                 nodes: vec![i],
@@ -117,6 +194,7 @@ pub(crate) fn stages(g: &GraphProto) -> Vec<StageSpec> {
                 outputs: vec![],
             }),
         }
+        last_part = Some(part(i));
     }
     // Inputs and outputs of each stage.
     let graph_outputs: HashSet<&str> = g.output.iter().map(|o| o.name.as_str()).collect();
@@ -239,5 +317,52 @@ mod tests {
         assert_eq!(s.len(), 2, "{s:?}");
         assert_eq!(s[0].nodes, [0, 2]);
         assert_eq!(s[1].nodes, [1, 3]);
+    }
+
+    #[test]
+    fn exits_cut_the_graph_where_each_exit_can_be_read() {
+        // x → a → b → c → y; exit e0 reads a, exit e1 reads b; y is the last output.
+        let g = graph(
+            vec![
+                node("a", "", &["x"], &["a"]),
+                node("h0", "", &["a"], &["e0"]),
+                node("b", "", &["a"], &["b"]),
+                node("h1", "", &["b"], &["e1"]),
+                node("c", "", &["b"], &["y"]),
+            ],
+            &["e0", "e1", "y"],
+        );
+        let exits = ["e0".to_string(), "e1".to_string()];
+        let (s, after) = exit_stages(&g, &exits).unwrap();
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert_eq!(after, [0, 1]);
+        assert_eq!(s[0].nodes, [0, 1]);
+        assert_eq!(s[0].outputs, ["a", "e0"]);
+        assert_eq!(s[1].nodes, [2, 3]);
+        assert_eq!(s[1].inputs, ["a"]);
+        assert_eq!(s[1].outputs, ["b", "e1"]);
+        assert_eq!(s[2].nodes, [4]);
+        assert_eq!(s[2].outputs, ["y"]);
+        // An exit whose nodes an earlier exit already needs, or one that is not an output:
+        // errors that name the problem.
+        let g2 = graph(
+            vec![
+                node("a", "", &["x"], &["e0"]),
+                node("b", "", &["e0"], &["e1"]),
+            ],
+            &["e0", "e1"],
+        );
+        let wrong = ["e1".to_string(), "e0".to_string()];
+        assert!(
+            exit_stages(&g2, &wrong)
+                .unwrap_err()
+                .contains("in the order")
+        );
+        let missing = ["b".to_string()];
+        assert!(
+            exit_stages(&g, &missing)
+                .unwrap_err()
+                .contains("not an output")
+        );
     }
 }

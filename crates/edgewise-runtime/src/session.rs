@@ -46,6 +46,11 @@ pub struct SessionOptions {
     /// The files that initializers stored outside the model are read from, by the name the
     /// model gives them (onnxruntime-web's `externalData`).
     pub external_data: Vec<(String, Vec<u8>)>,
+    /// The model's early exits: classifier outputs by name, in the order the model computes
+    /// them, the last being the full model's. Empty: those the model's `edgewise.exits`
+    /// metadata lists, if any. See [`Session::run_with_exits`]. A model with exits gets a
+    /// second plan at create, cut at the exits, with its own copy of the weights.
+    pub exits: Vec<String>,
 }
 
 /// Plans kept per session by default when a model is planned per input shape.
@@ -60,8 +65,34 @@ impl Default for SessionOptions {
             free_dimension_overrides: Vec::new(),
             plan_cache_size: DEFAULT_PLAN_CACHE_SIZE,
             external_data: Vec::new(),
+            exits: Vec::new(),
         }
     }
+}
+
+/// The plan of a model with early exits: stages cut where each exit can be read.
+struct ExitPlan {
+    names: Vec<String>,
+    /// Per exit, the stage after which it can be read.
+    after: Vec<usize>,
+    staged: Staged,
+}
+
+/// The result of [`Session::run_with_exits`].
+#[derive(Debug)]
+pub struct ExitRun {
+    /// The outputs computed before the run stopped, in declaration order.
+    pub outputs: Vec<(String, Tensor)>,
+    /// The exit that answered.
+    pub exit: usize,
+    /// Its output's name.
+    pub name: String,
+    /// Per row of the batch, the largest softmax probability of that exit's output.
+    pub confidence: Vec<f32>,
+    /// Stages run, and of how many.
+    pub stages_run: usize,
+    /// Stages of the exit plan.
+    pub stages: usize,
 }
 
 enum Engine {
@@ -83,6 +114,7 @@ pub struct Session {
     inputs: Vec<ValueInfo>,
     outputs: Vec<ValueInfo>,
     engine: Engine,
+    exits: Option<Box<ExitPlan>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -113,6 +145,11 @@ impl Session {
             .expect("decode checked the graph");
         let uses_custom = graph.node.iter().any(|n| n.domain == edgewise_ops::DOMAIN);
         let wants_gpu = options.providers.first() == Some(&Provider::WebGpu);
+        let exit_names = if options.exits.is_empty() {
+            crate::exits::from_metadata(&decoded.proto)
+        } else {
+            options.exits.clone()
+        };
         if !(wants_gpu && uses_custom) {
             let nodes = graph
                 .node
@@ -143,10 +180,17 @@ impl Session {
                 }
                 Err(reason) => Engine::PerShape(Box::new(fallback.per_shape(reason)), report),
             };
+            let exits = exit_plan(
+                &decoded,
+                exit_names,
+                options.optimize,
+                Err("the CPU provider was chosen".into()),
+            )?;
             return Ok(Session {
                 inputs,
                 outputs,
                 engine,
+                exits,
             });
         }
         let gpu = match Gpu::new(&options.gpu).await {
@@ -154,13 +198,78 @@ impl Session {
             Err(e) => Err(format!("{}: {e}", e.kind())),
         };
         let specs = plan::stages(graph);
-        let staged = guard(|| Staged::build(&decoded, specs, options.optimize, gpu))?;
+        let staged = guard(|| Staged::build(&decoded, specs, options.optimize, gpu.clone()))?;
         let facts = guard(|| submodel::facts(&decoded))?;
         complete_from_facts(&mut outputs, &facts);
+        let exits = exit_plan(&decoded, exit_names, options.optimize, gpu)?;
         Ok(Session {
             inputs,
             outputs,
             engine: Engine::Staged(Box::new(staged)),
+            exits,
+        })
+    }
+
+    /// The model's early exits (empty when it has none).
+    pub fn exits(&self) -> &[String] {
+        self.exits.as_ref().map_or(&[], |e| &e.names)
+    }
+
+    /// Runs the model stage by stage and stops at the first exit whose confidence (the largest
+    /// softmax probability of its logits) reaches `threshold` for every row of the batch; the
+    /// last exit answers when none does. Returns the outputs computed up to there and which
+    /// exit answered. A threshold above 1 always runs the whole model; errors when the model
+    /// has no exits.
+    pub async fn run_with_exits(
+        &mut self,
+        feeds: Vec<(String, Tensor)>,
+        threshold: f32,
+    ) -> Result<ExitRun> {
+        if threshold.is_nan() {
+            return Err(Error::InvalidArgument(
+                "the exit threshold is NaN; give a confidence in [0, 1]".into(),
+            ));
+        }
+        let Some(plan) = self.exits.as_deref_mut() else {
+            return Err(Error::InvalidArgument(
+                "the model has no early exits: its metadata has no 'edgewise.exits' and the \
+                 session options name none"
+                    .into(),
+            ));
+        };
+        let arranged = feeds::arrange(&self.inputs, feeds)?;
+        let named = self
+            .inputs
+            .iter()
+            .zip(&arranged.tensors)
+            .map(|(i, t)| Ok((i.name.clone(), convert::to_tract(t)?.into_tvalue())))
+            .collect::<Result<Vec<_>>>()?;
+        let wanted: Vec<String> = self.outputs.iter().map(|o| o.name.clone()).collect();
+        let rule = crate::exits::ExitRule {
+            names: &plan.names,
+            after: &plan.after,
+            threshold,
+        };
+        let (values, answered) = plan.staged.run_until(named, &wanted, Some(&rule)).await?;
+        let answered = answered.ok_or_else(|| Error::Runtime("no exit answered the run".into()))?;
+        let outputs = wanted
+            .iter()
+            .zip(values)
+            .filter_map(|(name, v)| v.map(|v| (name, v)))
+            .map(|(name, v)| {
+                Ok((
+                    name.clone(),
+                    convert::from_tract(&v, name, &SymbolValues::default())?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ExitRun {
+            outputs,
+            name: plan.names[answered.exit].clone(),
+            exit: answered.exit,
+            confidence: answered.confidence,
+            stages_run: answered.stages_run,
+            stages: plan.staged.len(),
         })
     }
 
@@ -320,11 +429,42 @@ impl Session {
             .collect()
     }
 
+    /// [`Session::run_with_exits`], blocking on GPU stages natively.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run_exits(&mut self, feeds: Vec<(String, Tensor)>, threshold: f32) -> Result<ExitRun> {
+        edgewise_gpu::block_on(self.run_with_exits(feeds, threshold))
+    }
+
     /// Runs the model, blocking on GPU stages natively.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn run(&mut self, feeds: Vec<(String, Tensor)>) -> Result<Vec<(String, Tensor)>> {
         edgewise_gpu::block_on(self.run_async(feeds))
     }
+}
+
+/// The exit plan of a model with exits `names` (none without).
+fn exit_plan(
+    decoded: &Decoded,
+    names: Vec<String>,
+    optimize: bool,
+    gpu: std::result::Result<Arc<Gpu>, String>,
+) -> Result<Option<Box<ExitPlan>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let graph = decoded
+        .proto
+        .graph
+        .as_ref()
+        .expect("decode checked the graph");
+    let (specs, after) = plan::exit_stages(graph, &names)
+        .map_err(|why| Error::InvalidArgument(format!("early exits: {why}")))?;
+    let staged = guard(|| Staged::build(decoded, specs, optimize, gpu))?;
+    Ok(Some(Box::new(ExitPlan {
+        names,
+        after,
+        staged,
+    })))
 }
 
 /// What a session keeps to plan per input shape: the parsed model and its signature.

@@ -15,6 +15,7 @@ use edgewise_gpu::{Gpu, GpuError, GpuTensor};
 use edgewise_ops::CustomOp;
 use tract_onnx::prelude::*;
 
+use crate::exits::{Answered, ExitRule};
 use crate::load::Decoded;
 use crate::plan::{StageKind, StageSpec};
 use crate::report::{Placement, StageReport};
@@ -177,13 +178,32 @@ impl Staged {
         feeds: Vec<(String, TValue)>,
         wanted: &[String],
     ) -> Result<Vec<TValue>> {
-        match self.run_once(feeds.clone(), wanted).await {
+        let (values, _) = self.run_until(feeds, wanted, None).await?;
+        values
+            .into_iter()
+            .zip(wanted)
+            .map(|(v, name)| {
+                v.ok_or_else(|| Error::Runtime(format!("output '{name}' was not computed")))
+            })
+            .collect()
+    }
+
+    /// Runs the stages on `feeds` until `rule` says an exit is confident (every stage without
+    /// a rule). Returns `wanted` where computed (`None` for what the early stop left out) and,
+    /// with a rule, the exit that answered.
+    pub async fn run_until(
+        &mut self,
+        feeds: Vec<(String, TValue)>,
+        wanted: &[String],
+        rule: Option<&ExitRule<'_>>,
+    ) -> Result<(Vec<Option<TValue>>, Option<Answered>)> {
+        match self.run_once(feeds.clone(), wanted, rule).await {
             Err(Failure::DeviceLost(why)) => {
                 // Everything on the device is gone: forget the device and start again.
                 self.gpu = None;
                 self.device_constants.clear();
                 self.no_gpu = Some(format!("device-lost: {why}"));
-                self.run_once(feeds, wanted)
+                self.run_once(feeds, wanted, rule)
                     .await
                     .map_err(Failure::into_error)
             }
@@ -195,11 +215,13 @@ impl Staged {
         &mut self,
         feeds: Vec<(String, TValue)>,
         wanted: &[String],
-    ) -> std::result::Result<Vec<TValue>, Failure> {
+        rule: Option<&ExitRule<'_>>,
+    ) -> std::result::Result<(Vec<Option<TValue>>, Option<Answered>), Failure> {
         let mut values: HashMap<String, Value> = feeds
             .into_iter()
             .map(|(n, v)| (n, Value::Host(v)))
             .collect();
+        let mut answered = None;
         for index in 0..self.stages.len() {
             match &mut self.stages[index] {
                 Stage::Cpu {
@@ -219,12 +241,38 @@ impl Staged {
                 }
                 Stage::Gpu(_) => self.run_gpu_stage(index, &mut values).await?,
             }
+            if let Some(rule) = rule
+                && let Some(exit) = rule.after.iter().position(|&a| a == index)
+            {
+                let name = &rule.names[exit];
+                let v = host(self.gpu.as_deref(), &values, name).await?;
+                let confidence = crate::exits::confidence(name, &v)?;
+                let last = exit + 1 == rule.names.len();
+                if last || confidence.iter().all(|&c| c >= rule.threshold) {
+                    answered = Some(Answered {
+                        exit,
+                        confidence,
+                        stages_run: index + 1,
+                    });
+                    if !last {
+                        break;
+                    }
+                }
+            }
         }
         let mut out = Vec::with_capacity(wanted.len());
         for name in wanted {
-            out.push(host(self.gpu.as_deref(), &values, name).await?);
+            out.push(match values.contains_key(name) {
+                true => Some(host(self.gpu.as_deref(), &values, name).await?),
+                false => None,
+            });
         }
-        Ok(out)
+        Ok((out, answered))
+    }
+
+    /// How many stages the plan has.
+    pub fn len(&self) -> usize {
+        self.stages.len()
     }
 
     async fn run_gpu_stage(
