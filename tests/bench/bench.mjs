@@ -142,7 +142,7 @@ async function memoryProbe(args) {
 function sizes(byHash) {
   const ewWasm = fileSize(path.join(EDGEWISE_PKG, 'wasm/edgewise_bg.wasm'));
   const ewWasmThreads = fileSize(path.join(EDGEWISE_PKG, 'wasm-mt/edgewise_bg.wasm'));
-  const ewJs = ['index.js', 'load.js', 'source.js', 'pipeline.js', 'wasm/edgewise.js'].map((f) => fileSize(path.join(EDGEWISE_PKG, f)));
+  const ewJs = ['index.js', 'load.js', 'source.js', 'pipeline.js', 'tasks.js', 'wasm/edgewise.js'].map((f) => fileSize(path.join(EDGEWISE_PKG, f)));
   const loadedEw = instances.some((i) => byHash.get(i.sha256)?.runtime === 'edgewise');
   if (!loadedEw) throw new Error(`the edgewise wasm that was compiled is not ${path.relative(ROOT, EDGEWISE_PKG)}/wasm/edgewise_bg.wasm (rebuilt meanwhile?)`);
   const loadedOrt = instances.map((i) => byHash.get(i.sha256)).find((k) => k?.runtime === 'ort');

@@ -39,6 +39,28 @@ function assertEdgeMap({ input, output }) {
 
 const px = (arr, x, y) => arr[y * 64 + x];
 
+test("every gallery card shows its art and opens a page that loads", async () => {
+  browserEnv();
+  await withPage(async (page, base) => {
+    await page.goto(`${base}/www/`);
+    await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+    const cards = await page.$$eval('#cards .card-link', (links) => links.map((a) => ({
+      id: a.id,
+      href: new URL(a.href).pathname,
+      title: a.querySelector('h3').textContent,
+      art: a.querySelector('img').naturalWidth > 0,
+    })));
+    assert.ok(cards.length >= 5, `${cards.length} cards`);
+    for (const c of cards) {
+      assert.equal(c.href, `/www/${c.id.replace(/^demo-/, '')}/`, `${c.id} links to its page`);
+      assert.ok(c.art, `${c.id}: its card art loads`);
+      const response = await page.request.get(`${base}${c.href}`);
+      assert.equal(response.status(), 200, c.href);
+      assert.match(await response.text(), new RegExp(`<h1>${c.title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), `${c.href} is the page the card names`);
+    }
+  });
+});
+
 test('the gallery links to the Sobel demo, which shows a correct edge map', async () => {
   browserEnv();
   await withPage(async (page, base) => {

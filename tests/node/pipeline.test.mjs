@@ -22,7 +22,7 @@ test('pipelines() lists the catalogue systems with their shipped models', async 
   const list = await pipelines();
   assert.deepEqual(
     list.map((p) => p.id),
-    ['defect', 'kno', 'rbnn'],
+    ['defect', 'kno', 'rbnn', 'multiexit'],
   );
   for (const p of list) {
     const entry = manifest.models[p.id];
@@ -139,6 +139,43 @@ test("pipeline('rbnn') classifies glyphs as the keyed session does, and a wrong 
   assert.equal(digit.task, 'digits');
 });
 
+test("pipeline('multiexit') answers from the exit the rule picks on a whole run's logits", async () => {
+  const classify = await pipeline('multiexit');
+  const helper = manifest.models.multiexit.helper;
+  const session = await InferenceSession.create(await modelBytes('multiexit'));
+  const { images, labels, n } = tasks.multiexit.samples(30, 5);
+  const glyphs = Array.from({ length: n }, (_, i) => gray(images.subarray(i * 256, (i + 1) * 256), 16));
+  for (const threshold of [helper.threshold, 0.3, 1.01]) {
+    const results = await classify(glyphs, { threshold });
+    let right = 0;
+    for (let i = 0; i < n; i++) {
+      const out = await session.run({ image: new Tensor('float32', images.slice(i * 256, (i + 1) * 256), [1, 1, 16, 16]) });
+      const conf = helper.exits.map((e) => {
+        const row = Array.from(out[e].data);
+        const max = Math.max(...row);
+        return 1 / row.reduce((a, v) => a + Math.exp(v - max), 0);
+      });
+      const first = conf.findIndex((c) => c >= threshold);
+      const exit = first < 0 ? helper.exits.length - 1 : first;
+      const logits = Array.from(out[helper.exits[exit]].data);
+      const label = logits.indexOf(Math.max(...logits));
+      const r = results[i];
+      assert.equal(r.exit, exit, `threshold ${threshold}, glyph ${i}: exit`);
+      assert.equal(r.exitName, helper.exits[exit]);
+      assert.equal(r.label, label);
+      assert.equal(r.className, helper.classes[label]);
+      assert.ok(Math.abs(r.confidence - conf[exit]) < 1e-5);
+      assert.equal(r.macs, helper.macs[exit]);
+      assert.ok(r.stagesRun <= r.stages);
+      right += label === labels[i];
+    }
+    if (threshold > 1) assert.ok(results.every((r) => r.exit === helper.exits.length - 1 && r.stagesRun === r.stages));
+    assert.ok(right >= 15, `threshold ${threshold}: ${right} of ${n} right`);
+  }
+  await assert.rejects(classify(glyphs[0], { treshold: 0.5 }), /unknown option 'treshold'/);
+  await session.release();
+});
+
 test('progress reports the model bytes, then ready', async () => {
   const seen = [];
   const p = await pipeline('rbnn', { progress: (e) => seen.push(e) });
@@ -164,7 +201,7 @@ test('a model of your own: bytes, checked against the sha256 you give', async ()
 });
 
 test('errors name the pipeline and the problem', async () => {
-  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn\)/);
+  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, multiexit\)/);
   await assert.rejects(pipeline('defect', { provder: 'wasm' }), /pipeline\('defect'\): unknown option 'provder'/);
   await assert.rejects(pipeline('defect', { provider: 'cuda' }), /provider must be 'webgpu' or 'wasm'/);
   const detect = await pipeline('defect');

@@ -22,10 +22,14 @@ import type {
   DefectSample,
   Device,
   Dimension,
+  ExitReport,
   ImageInput,
   KnoInput,
   KnoOptions,
   KnoResult,
+  MultiexitOptions,
+  MultiexitResult,
+  MultiexitSamples,
   Pipeline,
   PipelineId,
   PipelineModel,
@@ -63,6 +67,13 @@ export async function sessions(bytes: Uint8Array, gpu: WebGpuLike): Promise<numb
   const stages: readonly StageReport[] = session.stages();
   const where: Device = stages[0]?.placement ?? 'cpu';
   const plans: PlanReport = session.plans();
+  const early = await session.run({ image }, { exitThreshold: 0.9 });
+  const fetched = await session.run({ image }, ['edges'], { exitThreshold: 0.9 });
+  const answered: ExitReport | undefined = session.lastExit;
+  const exits: readonly string[] = session.exits;
+  // @ts-expect-error: exitThreshold is a number
+  await session.run({ image }, { exitThreshold: 'high' });
+  void [early, fetched, answered?.stagesRun, exits];
   // @ts-expect-error: a tensor's data is the typed array of its type
   new Tensor('int32', new Float32Array(2), [2]);
   await session.release();
@@ -91,6 +102,9 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const glyph: RbnnResult = await classify(imageData, { task: 'letters', rootKey: '0x1' } satisfies RbnnOptions);
   // @ts-expect-error: rbnn results have no heatmap
   void glyph.heatmap;
+  const early = await pipeline('multiexit');
+  const answer: MultiexitResult = await early(imageData, { threshold: 0.9 } satisfies MultiexitOptions);
+  const exitTaken: number = answer.exit;
   // @ts-expect-error: no such pipeline
   await pipeline('nope');
 
@@ -99,7 +113,7 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const generic: Pipeline<ImageInput, DefectOptions, DefectResult> = typed;
   const models: PipelineModel[] = await pipelines();
   generic.dispose();
-  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}`;
+  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}`;
 }
 
 export function helpers(ssim: Tensor<'float32'>): number {
@@ -107,6 +121,8 @@ export function helpers(ssim: Tensor<'float32'>): number {
   const sample: DefectSample = tasks.defect.sample('stripes', null, 1);
   const analysis: DefectAnalysis = tasks.defect.analyze(ssim, { threshold: 0.45 });
   const glyphs: RbnnSamples = tasks.rbnn.samples('digits', 10, 1);
+  const graded: MultiexitSamples = tasks.multiexit.samples(10, 1);
+  const names: string[] = tasks.multiexit.classNames();
   const box: tasks.DefectBox | undefined = analysis.boxes[0];
-  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + tasks.kno.relativeL2([1], [1]);
+  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + tasks.kno.relativeL2([1], [1]);
 }

@@ -1,8 +1,8 @@
 //! Builds the npm package into `pkg/` (git-ignored): the wasm module with its wasm-bindgen
 //! glue in `pkg/wasm/`, the multi-threaded build of the same crate in `pkg/wasm-mt/`, and the
-//! hand-written API (`index.js`, `index.d.ts`, `pipeline.js`, the module loader `load.js`, the
-//! byte sources `source.js`, the worker `thread.js`) beside them, and the committed models in
-//! `pkg/models/`.
+//! hand-written API (`index.js`, `index.d.ts`, `pipeline.js`, `tasks.js`, the module loader
+//! `load.js`, the byte sources `source.js`, the worker `thread.js`) beside them, and the
+//! committed models in `pkg/models/`.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -238,11 +238,12 @@ fn write_types(generated: &std::path::Path, out: &std::path::Path) -> Result<()>
 }
 
 /// The package's hand-written JS and its types, from `crates/edgewise-wasm/js/`.
-const JS_FILES: [&str; 6] = [
+const JS_FILES: [&str; 7] = [
     "index.js",
     "load.js",
     "source.js",
     "pipeline.js",
+    "tasks.js",
     "index.d.ts",
     "thread.js",
 ];

@@ -7,6 +7,8 @@
 //! - `demo`: builds the package and serves the demo gallery on 127.0.0.1.
 //! - `train <system>`: trains a catalogue system natively (burn, CPU) and exports it to
 //!   `onnx/<system>.onnx` with its manifest entry.
+//! - `reproduce <system>`: the paper's comparison, written to `results/<system>.md`.
+//! - `systems`: the catalogue systems the trainer knows.
 //! - `bench`: edgewise against onnxruntime-web in one Node process; writes `bench/RESULTS.md`.
 //! - `conformance`: the ONNX backend test suite natively and in wasm; `--write` updates
 //!   `tests/conformance/RESULTS.md`.
@@ -69,7 +71,7 @@ enum Command {
     },
     /// Train a catalogue system natively and export it to onnx/<system>.onnx.
     Train {
-        /// The system: defect, kno or rbnn.
+        /// The system (`cargo xtask systems` lists them).
         system: String,
         /// Train for seconds on little data (what CI runs).
         #[arg(long)]
@@ -90,7 +92,7 @@ enum Command {
     /// Run a system's comparison from its paper (ours against the baseline, same data and
     /// budget, in one run) and write results/<system>.md with its figures.
     Reproduce {
-        /// The system: defect, kno or rbnn.
+        /// The system (`cargo xtask systems` lists them).
         system: String,
         /// Seconds-long runs (checks the pipeline; the numbers mean nothing).
         #[arg(long)]
@@ -101,6 +103,16 @@ enum Command {
         /// Seed of the initialization and the data.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Continue each trained model from its checkpoint in target/reproduce (a finished one
+        /// is not trained again).
+        #[arg(long)]
+        resume: bool,
+    },
+    /// List the catalogue systems the trainer knows (`--json`: with their configurations).
+    Systems {
+        /// Each system with its default and quick configurations, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the ONNX backend conformance cases natively and in wasm.
     Conformance {
@@ -155,7 +167,9 @@ fn main() -> Result<()> {
             quick,
             epochs,
             seed,
-        } => train::reproduce(&system, quick, epochs, seed),
+            resume,
+        } => train::reproduce(&system, quick, epochs, seed, resume),
+        Command::Systems { json } => train::list(json),
         Command::Conformance { write } => {
             setup::setup(setup::Need::Everything)?;
             build::build(&Default::default())?;

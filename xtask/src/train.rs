@@ -18,6 +18,32 @@ pub fn trainer() -> Result<PathBuf> {
     cargo_artifact(&["--workspace"], "edgewise-train", "bin", "trainer")
 }
 
+/// The ids of the trainer's registry (`edgewise-train list`), in the catalogue's order.
+pub fn systems() -> Result<Vec<String>> {
+    let out = Cmd::new(trainer()?.display().to_string())
+        .arg("list")
+        .output()?;
+    let ids: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .filter(|id| !id.trim().is_empty())
+        .map(|id| id.trim().to_string())
+        .collect();
+    if ids.is_empty() {
+        anyhow::bail!("`edgewise-train list` listed no system");
+    }
+    Ok(ids)
+}
+
+/// `cargo xtask systems`: the trainer's list, as it prints it.
+pub fn list(json: bool) -> Result<()> {
+    let mut c = Cmd::new(trainer()?.display().to_string()).arg("list");
+    if json {
+        c = c.arg("--json");
+    }
+    c.run()
+}
+
 /// Options of `cargo xtask train`.
 pub struct TrainArgs {
     pub system: String,
@@ -54,8 +80,20 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 }
 
 /// `cargo xtask reproduce <system>`: the paper's comparison, written to results/<system>.md.
-pub fn reproduce(system: &str, quick: bool, epochs: Option<usize>, seed: u64) -> Result<()> {
+/// Comparisons that time the npm package (multiexit's, in wasm) need it built: it is built
+/// first when `pkg/` has none.
+pub fn reproduce(
+    system: &str,
+    quick: bool,
+    epochs: Option<usize>,
+    seed: u64,
+    resume: bool,
+) -> Result<()> {
     setup::ensure_font()?;
+    if !crate::cmd::root().join("pkg/index.js").exists() {
+        setup::setup(setup::Need::Package)?;
+        crate::build::build(&Default::default())?;
+    }
     let mut c = Cmd::new(trainer()?.display().to_string()).args([
         "reproduce",
         system,
@@ -67,6 +105,9 @@ pub fn reproduce(system: &str, quick: bool, epochs: Option<usize>, seed: u64) ->
     }
     if let Some(e) = epochs {
         c = c.args(["--epochs", &e.to_string()]);
+    }
+    if resume {
+        c = c.arg("--resume");
     }
     c.run()
 }

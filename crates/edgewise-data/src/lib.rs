@@ -9,8 +9,11 @@
 //!   smooth initial conditions, for neural operators.
 //! - [`glyphs`]: small glyph-classification tasks (digits, letters, shapes, symbols) rendered
 //!   with random jitter, for multi-task binary networks.
+//! - [`graded`]: the four glyph tasks as one 40-class task whose samples range from easy to
+//!   hard, for early-exit networks.
 
 pub mod burgers;
 pub mod glyphs;
+pub mod graded;
 pub mod rng;
 pub mod textures;

@@ -106,8 +106,6 @@ pub fn curves(history: &History, title: &str, path: &Path) -> Result<()> {
 /// Draws `metric` of several runs (one line each, labelled) against the epoch into `path`:
 /// the "ours against the baseline" figure of a reproduction.
 pub fn compare(runs: &[(&str, &History)], metric: &str, title: &str, path: &Path) -> Result<()> {
-    font()?;
-    let err = |e: &dyn std::fmt::Display| anyhow!("plotting {}: {e}", path.display());
     let mut lines = vec![];
     for (label, h) in runs {
         let i = h
@@ -120,17 +118,36 @@ pub fn compare(runs: &[(&str, &History)], metric: &str, title: &str, path: &Path
             h.rows.iter().map(|r| (r[0], r[i])).collect::<Vec<_>>(),
         ));
     }
-    let points = lines.iter().flat_map(|(_, l)| l.iter());
-    let (mut x1, mut lo, mut hi) = (1f64, f64::MAX, f64::MIN);
-    for &(x, y) in points {
-        x1 = x1.max(x);
-        if y.is_finite() {
-            (lo, hi) = (lo.min(y), hi.max(y));
-        }
+    xy(&lines, title, ("epoch", metric), false, path)
+}
+
+/// Draws labelled lines of `(x, y)` points into `path`, with a marker on each point when
+/// `markers`; axes named by `axes` and fitted to the points.
+pub fn xy(
+    lines: &[(&str, Vec<(f64, f64)>)],
+    title: &str,
+    axes: (&str, &str),
+    markers: bool,
+    path: &Path,
+) -> Result<()> {
+    font()?;
+    let err = |e: &dyn std::fmt::Display| anyhow!("plotting {}: {e}", path.display());
+    let finite = lines
+        .iter()
+        .flat_map(|(_, l)| l.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut lo, mut hi) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in finite {
+        (x0, x1) = (x0.min(x), x1.max(x));
+        (lo, hi) = (lo.min(y), hi.max(y));
+    }
+    if x0 > x1 {
+        (x0, x1) = (0.0, 1.0);
     }
     if lo > hi {
         (lo, hi) = (0.0, 1.0);
     }
+    let xpad = ((x1 - x0) * 0.05).max(1e-9);
     let pad = ((hi - lo) * 0.08).max(1e-9);
     let root = BitMapBackend::new(path, (640, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -139,24 +156,32 @@ pub fn compare(runs: &[(&str, &History)], metric: &str, title: &str, path: &Path
         .margin(12)
         .x_label_area_size(34)
         .y_label_area_size(64)
-        .build_cartesian_2d(0f64..x1, (lo - pad)..(hi + pad))
+        .build_cartesian_2d((x0 - xpad)..(x1 + xpad), (lo - pad)..(hi + pad))
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
-        .x_desc("epoch")
-        .y_desc(metric)
+        .x_desc(axes.0)
+        .y_desc(axes.1)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| err(&e))?;
-    for (i, (label, line)) in lines.into_iter().enumerate() {
+    for (i, (label, line)) in lines.iter().enumerate() {
         let color = Palette99::pick(i);
         chart
-            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))
             .map_err(|e| err(&e))?
-            .label(label)
+            .label(*label)
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                PathElement::new(
+                    vec![(x, y), (x + 18, y)],
+                    Palette99::pick(i).stroke_width(2),
+                )
             });
+        if markers {
+            chart
+                .draw_series(line.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| err(&e))?;
+        }
     }
     chart
         .configure_series_labels()

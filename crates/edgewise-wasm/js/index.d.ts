@@ -12,9 +12,13 @@ import type {
   DefectRegion,
   DefectResult,
   DefectSample,
+  ExitReport,
   ImageInput,
   KnoOptions,
   KnoResult,
+  MultiexitOptions,
+  MultiexitResult,
+  MultiexitSamples,
   PipelineModel,
   PlanReport,
   RbnnOptions,
@@ -118,6 +122,22 @@ export declare namespace InferenceSession {
      * or a path finds its files beside it when this is left out.
      */
     externalData?: readonly ({ path: string; data: Uint8Array | ArrayBuffer | Blob | string | URL } | string)[];
+    /**
+     * The model's early exits: classifier outputs (logits, classes on the last axis) by name,
+     * in the order the model computes them, the last being the full model's. Default: those
+     * its `edgewise.exits` metadata lists. `run(feeds, { exitThreshold })` uses them.
+     */
+    exits?: readonly string[];
+  }
+
+  interface RunOptions {
+    /**
+     * Run stage by stage and stop at the first exit whose confidence (largest softmax
+     * probability) reaches this for every row of the batch; the last exit answers otherwise.
+     * Only the outputs computed up to there are returned; `session.lastExit` says which exit
+     * answered. Needs a model with exits.
+     */
+    exitThreshold?: number;
   }
 
   type FeedsType = { readonly [name: string]: Tensor };
@@ -145,8 +165,21 @@ export declare class InferenceSession {
    */
   run(
     feeds: InferenceSession.FeedsType,
-    fetches?: readonly string[],
+    options?: InferenceSession.RunOptions,
   ): Promise<InferenceSession.ReturnType>;
+  run(
+    feeds: InferenceSession.FeedsType,
+    fetches: readonly string[] | { readonly [name: string]: Tensor | null },
+    options?: InferenceSession.RunOptions,
+  ): Promise<InferenceSession.ReturnType>;
+  /**
+   * The model's early exits by output name, in the order it computes them (the last is the
+   * full model's output); empty when it has none. Named by the model's `edgewise.exits`
+   * metadata or the `exits` session option.
+   */
+  readonly exits: readonly string[];
+  /** Which exit answered the last run with `exitThreshold`, or undefined. */
+  readonly lastExit: ExitReport | undefined;
   /**
    * Where each stage ran on the last run (before any run: the plan). A WebGPU stage that ran
    * on the CPU says why in `fallback`; a console warning says so too, once per reason.
@@ -252,6 +285,8 @@ export interface Pipelines {
   kno: Pipeline<KnoInput, KnoOptions, KnoResult>;
   /** Glyph classes from one binary network keyed per task. */
   rbnn: Pipeline<ImageInput, RbnnOptions, RbnnResult>;
+  /** Glyph classes from the first exit of a multi-exit network confident enough. */
+  multiexit: Pipeline<ImageInput, MultiexitOptions, MultiexitResult>;
 }
 
 /** The ids `pipeline()` takes. */
@@ -364,5 +399,12 @@ export declare namespace tasks {
     samples(task: string, n: number, seed: number | bigint): RbnnSamples;
     /** The largest logit's index of each row of `classes` logits (the first on ties). */
     predict(logits: Tensor<'float32'> | Float32Array | readonly number[], classes?: number): Uint32Array;
+  };
+  /** The 40-class graded glyph task of the multi-exit model (`onnx/multiexit.onnx`). */
+  const multiexit: {
+    /** The 40 class names, as 'task/name' ('digits/7', 'shapes/ring'), in label order. */
+    classNames(): string[];
+    /** `n` labelled glyphs, each degraded by its own difficulty (0 clean to 1 very noisy). */
+    samples(n: number, seed: number | bigint): MultiexitSamples;
   };
 }

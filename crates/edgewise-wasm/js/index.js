@@ -14,7 +14,7 @@
 //   await init();
 //   const found = tasks.defect.analyze(outputs.ssim, { threshold });
 
-import { init, initialized, loadedThreads, raw, requestThreads, requestedThreads } from './load.js';
+import { init, initialized, loadedThreads, needWasm, raw, requestThreads, requestedThreads } from './load.js';
 import { loadBytes, providerList, sourceUrl } from './source.js';
 
 export { init };
@@ -179,11 +179,11 @@ function optimizeFlag(options) {
 
 /**
  * `freeDimensionOverrides` (onnxruntime-web's option): `{ dimName: size }`, each size a
- * non-negative integer. Returns `[names, sizes]`.
+ * non-negative integer. Returns `[[name, size], …]`.
  */
 function freeDimensions(options) {
   const given = options?.freeDimensionOverrides;
-  if (given === undefined) return [[], []];
+  if (given === undefined) return [];
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     throw new TypeError('freeDimensionOverrides must be an object mapping dimension names to sizes');
   }
@@ -193,7 +193,7 @@ function freeDimensions(options) {
       throw new TypeError(`freeDimensionOverrides: '${name}' must be a non-negative integer, got ${String(size)}`);
     }
   }
-  return [entries.map(([n]) => n), Uint32Array.from(entries.map(([, s]) => s))];
+  return entries;
 }
 
 /** Plans kept per session for a model planned per input shape (`planCacheSize`, default 8). */
@@ -203,6 +203,54 @@ function planCacheSize(options) {
     throw new TypeError(`planCacheSize must be an integer from 1 to 1024, got ${String(size)}`);
   }
   return size;
+}
+
+/** The `exits` option: output names, in the order the model computes them. */
+function exitNames(options) {
+  const exits = options?.exits ?? [];
+  if (!Array.isArray(exits) || exits.some((e) => typeof e !== 'string' || e === '')) {
+    throw new TypeError('exits must be an array of output names');
+  }
+  return exits;
+}
+
+/** Run options edgewise reads. */
+const RUN_OPTIONS = ['exitThreshold'];
+
+/**
+ * `run`'s optional arguments, read as onnxruntime-web reads them: fetches (an array of output
+ * names, or an object whose keys are output names), then options; or options alone.
+ */
+function runArguments(outputNames, second, third) {
+  let fetches;
+  let options = third;
+  if (Array.isArray(second)) {
+    fetches = second;
+  } else if (second !== undefined && second !== null) {
+    if (typeof second !== 'object') throw new TypeError('run: the second argument must be fetches or options');
+    const keys = Object.keys(second);
+    const outputs = keys.filter((k) => outputNames.includes(k));
+    if (keys.length > 0 && outputs.length === keys.length) {
+      fetches = keys;
+    } else if (outputs.length === 0) {
+      if (third !== undefined) throw new TypeError('run: options are given twice');
+      options = second;
+    } else {
+      throw new TypeError(`run: the second argument mixes output names (${outputs.join(', ')}) with other keys`);
+    }
+  }
+  options ??= {};
+  if (typeof options !== 'object') throw new TypeError('run: options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!RUN_OPTIONS.includes(key)) {
+      throw new TypeError(`run: unknown option or output '${key}' (run options: ${RUN_OPTIONS.join(', ')}; outputs: ${outputNames.join(', ')})`);
+    }
+  }
+  const t = options.exitThreshold;
+  if (t !== undefined && (typeof t !== 'number' || Number.isNaN(t))) {
+    throw new TypeError(`run: exitThreshold must be a number (a confidence in [0, 1]), got ${String(t)}`);
+  }
+  return { fetches, exitThreshold: t };
 }
 
 /** Says once per session and reason when a GPU stage ran on the CPU. */
@@ -231,9 +279,11 @@ export class InferenceSession {
   #stages = [];
   #plans;
   #adapter;
+  #lastExit;
 
   constructor(inner) {
     this.#inner = inner;
+    this.exits = Object.freeze(inner.exits());
     this.inputMetadata = freezeMetadata(inner.inputMetadata());
     this.outputMetadata = freezeMetadata(inner.outputMetadata());
     this.inputNames = Object.freeze(this.inputMetadata.map((m) => m.name));
@@ -248,16 +298,18 @@ export class InferenceSession {
    * onnxruntime-web), `planCacheSize` (plans kept for a model that is planned per input
    * shape; 8 by default), `externalData` (`[{ path, data }]`, as in onnxruntime-web: the files
    * that initializers stored outside the model are read from; a model given as a URL or a path
-   * finds its files beside it without it).
+   * finds its files beside it without it), `exits` (output names of a model's early exits,
+   * when its metadata does not list them).
    */
   static async create(model, options = {}) {
     const providers = providerList(options);
     const optimize = optimizeFlag(options);
-    const [dims, sizes] = freeDimensions(options);
+    const dims = freeDimensions(options);
     const cacheSize = planCacheSize(options);
     const [bytes] = await Promise.all([loadBytes(model, 'model'), init()]);
+    const exits = exitNames(options);
     const external = await externalFiles(options, model, bytes);
-    const inner = await raw.WasmSession.create(bytes, optimize, providers, dims, sizes, cacheSize, external);
+    const inner = await raw.WasmSession.create(bytes, { optimize, providers, freeDimensions: dims, planCacheSize: cacheSize, exits }, external);
     const session = new InferenceSession(inner);
     session.#report();
     return session;
@@ -290,6 +342,14 @@ export class InferenceSession {
     return this.#adapter;
   }
 
+  /**
+   * Which exit answered the last run with `exitThreshold`:
+   * `{ exit, name, confidence, stagesRun, stages }`; undefined after other runs.
+   */
+  get lastExit() {
+    return this.#lastExit && structuredClone(this.#lastExit);
+  }
+
   /** Reads the stage report once a call has settled (never while a run holds the session). */
   #report() {
     this.#stages = this.#inner.stages();
@@ -300,17 +360,19 @@ export class InferenceSession {
 
   /**
    * Runs the model. `feeds` maps every input name to a Tensor; `fetches` (optional) lists the
-   * outputs to return. Resolves to `{ outputName: Tensor }`.
+   * outputs to return; `options.exitThreshold` stops at the first confident early exit.
+   * Resolves to `{ outputName: Tensor }`.
    */
-  run(feeds, fetches) {
-    const result = this.#queue.then(() => this.#runNow(feeds, fetches));
+  run(feeds, fetchesOrOptions, options) {
+    const result = this.#queue.then(() => this.#runNow(feeds, fetchesOrOptions, options));
     this.#queue = result.catch(() => {});
     return result;
   }
 
-  async #runNow(feeds, fetches) {
+  async #runNow(feeds, second, third) {
     if (this.#inner === undefined) throw new Error('the session was released');
     if (feeds === null || typeof feeds !== 'object') throw new TypeError('run: feeds must be an object of Tensors');
+    const { fetches, exitThreshold } = runArguments(this.outputNames, second, third);
     const wanted = fetches === undefined ? this.outputNames : Array.isArray(fetches) ? fetches : Object.keys(fetches);
     for (const name of wanted) {
       if (!this.outputNames.includes(name)) {
@@ -325,7 +387,12 @@ export class InferenceSession {
     });
     let produced;
     try {
-      produced = await this.#inner.run(entries);
+      this.#lastExit = undefined;
+      if (exitThreshold === undefined) {
+        produced = await this.#inner.run(entries);
+      } else {
+        [produced, this.#lastExit] = await this.#inner.runExits(entries, exitThreshold);
+      }
     } finally {
       this.#report();
     }
@@ -391,243 +458,4 @@ export const env = {
   },
 };
 
-// ---------------------------------------------------------------------------------------------
-// Task helpers: the pre- and post-processing of the catalogue's models, computed in Rust
-// (crates/edgewise-tasks, crates/edgewise-data) inside the same wasm module. This part only
-// turns JS values into typed arrays and back. The functions are synchronous: load the module
-// first with `await init()` (InferenceSession.create does it too).
-
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
-function needWasm(fn) {
-  if (!initialized) {
-    throw new Error(`${fn}: the edgewise wasm module is not loaded yet; await init() (or InferenceSession.create) first`);
-  }
-}
-
-/** Tensor data (or the array itself) as a Float32Array, or a TypeError naming `what`. */
-function floatArray(x, what) {
-  if (x && typeof x === 'object' && !ArrayBuffer.isView(x) && !Array.isArray(x) && 'data' in x && 'dims' in x) x = x.data;
-  if (x instanceof Float32Array) return x;
-  if (Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array))) {
-    return Float32Array.from(x);
-  }
-  throw new TypeError(`${what} must be a Float32Array, an array of numbers or a float32 Tensor, got ${x?.constructor?.name ?? typeof x}`);
-}
-
-/** A seed as a number: a non-negative safe integer, or a bigint that fits one. */
-function seedNumber(seed, fn) {
-  if (typeof seed === 'bigint' && seed >= 0n && seed <= BigInt(MAX_SAFE)) return Number(seed);
-  if (typeof seed === 'number') return seed; // range and integrality are checked in wasm
-  throw new TypeError(`${fn}: seed must be a non-negative integer (number or bigint up to 2^53 - 1), got ${typeof seed}`);
-}
-
-/** A root key as hex: a hex string ('0x…' optional), a bigint or a safe integer. */
-function rootHex(root, fn) {
-  if (typeof root === 'string') return root;
-  if (typeof root === 'bigint' && root >= 0n && root < 1n << 64n) return root.toString(16);
-  if (typeof root === 'number' && Number.isSafeInteger(root) && root >= 0) return root.toString(16);
-  throw new TypeError(`${fn}: rootKey must be a hex string, a bigint or a non-negative safe integer, got ${typeof root === 'string' ? root : String(root)}`);
-}
-
-function options(opts, fn) {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: options must be an object`);
-  return opts;
-}
-
-/** Defect detection by reconstruction (onnx/defect.onnx). */
-const defectTasks = Object.freeze({
-  /** The model's input side. */
-  SIZE: 64,
-  /** The SSIM window of the model's `ssim` output (its side is SIZE - WINDOW + 1 = 58). */
-  WINDOW: 7,
-
-  /** The texture families and defect kinds `sample` draws. */
-  kinds() {
-    needWasm('tasks.defect.kinds');
-    return raw.tasksDefectKinds();
-  },
-
-  /**
-   * The model's input, 64×64 gray levels in [0, 1], from an image of any size: an `ImageData`
-   * (or `{ data, width, height }`), RGBA or gray bytes, or gray floats. The centred square is
-   * area-averaged to 64×64; colours become Rec. 709 luminance.
-   */
-  prepare(image, width, height) {
-    const fn = 'tasks.defect.prepare';
-    needWasm(fn);
-    let data = image;
-    if (image && typeof image === 'object' && !ArrayBuffer.isView(image) && !Array.isArray(image) && 'data' in image) {
-      data = image.data;
-      width ??= image.width;
-      height ??= image.height;
-    }
-    if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) {
-      const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.length);
-      const channels = data.length === width * height ? 1 : 4;
-      return raw.tasksDefectPrepareBytes(bytes, width, height, channels);
-    }
-    return raw.tasksDefectPrepareGray(floatArray(data, `${fn}: image`), width, height);
-  },
-
-  /**
-   * The anomaly heatmap (`1 − ssim`, edges replicated to size×size), the mask
-   * (`heatmap > threshold`), the boxes of the mask's 8-connected regions of at least
-   * `minArea` pixels (highest score first), the image score (heatmap maximum) and `flagged`
-   * (some region is left). `ssim` is the model's output (a Tensor [batch, 1, 58, 58]: image
-   * `index`) or one map's values.
-   */
-  analyze(ssim, opts) {
-    const fn = 'tasks.defect.analyze';
-    needWasm(fn);
-    const { threshold, minArea = 1, size = 64, index = 0 } = options(opts, fn);
-    if (typeof threshold !== 'number') {
-      throw new TypeError(`${fn}: options.threshold must be a number (the manifest's helper.threshold), got ${typeof threshold}`);
-    }
-    let values = floatArray(ssim, `${fn}: ssim`);
-    let inner;
-    if (ssim?.dims) {
-      inner = ssim.dims[ssim.dims.length - 1];
-      const per = inner * inner;
-      const count = per > 0 ? values.length / per : 0;
-      if (!Number.isInteger(index) || index < 0 || index >= count) {
-        throw new RangeError(`${fn}: index ${index} is not an image of the batch of ${count}`);
-      }
-      values = values.subarray(index * per, (index + 1) * per);
-    } else {
-      inner = Math.round(Math.sqrt(values.length));
-    }
-    return raw.tasksDefectAnalyze(values, inner, size, threshold, minArea);
-  },
-
-  /**
-   * A generated texture `{ image, mask, family, defect, size }` (`image` gray in [0, 1],
-   * `mask` 1 on defective pixels) of `family` with `defect` (or null), from `seed`.
-   */
-  sample(family, defect, seed, size = 64) {
-    const fn = 'tasks.defect.sample';
-    needWasm(fn);
-    if (typeof family !== 'string') throw new TypeError(`${fn}: family must be a string`);
-    if (defect !== null && defect !== undefined && typeof defect !== 'string') throw new TypeError(`${fn}: defect must be a string or null`);
-    return raw.tasksDefectSample(family, defect ?? 'none', size, seedNumber(seed, fn));
-  },
-});
-
-/** Burgers' equation and the Koopman neural operator (onnx/kno.onnx). */
-const knoTasks = Object.freeze({
-  /**
-   * A smooth periodic field on `n` points (`x_j = j / n`) following drawn points (`[x, u]`
-   * pairs or `{ x, u }` objects, `x` taken modulo 1): their periodic linear interpolant cut to
-   * the lowest `modes` Fourier modes (16, as the training data); `zeroMean` removes the mean.
-   */
-  initialCondition(points, n, opts) {
-    const fn = 'tasks.kno.initialCondition';
-    needWasm(fn);
-    const { modes = 16, zeroMean = false } = options(opts, fn);
-    let xy;
-    if (points instanceof Float64Array) xy = points;
-    else if (Array.isArray(points)) {
-      xy = new Float64Array(2 * points.length);
-      points.forEach((p, i) => {
-        const [x, u] = Array.isArray(p) ? p : [p?.x, p?.u ?? p?.y];
-        if (typeof x !== 'number' || typeof u !== 'number') throw new TypeError(`${fn}: point ${i} must be [x, u] or { x, u } numbers`);
-        xy[2 * i] = x;
-        xy[2 * i + 1] = u;
-      });
-    } else throw new TypeError(`${fn}: points must be an array of [x, u] pairs (or an interleaved Float64Array)`);
-    return raw.tasksKnoInitialCondition(xy, n, modes, Boolean(zeroMean));
-  },
-
-  /** The random smooth initial condition of `seed` on `n` points (the training data's kind). */
-  randomInitialCondition(n, seed) {
-    const fn = 'tasks.kno.randomInitialCondition';
-    needWasm(fn);
-    return raw.tasksKnoRandomInitialCondition(n, seedNumber(seed, fn));
-  },
-
-  /**
-   * The reference solution from `u0` (a power of two of points, 16..4096): `steps + 1` states
-   * `[u0, u(dt), …]` from the pseudo-spectral solver that made the training data.
-   */
-  solve(u0, opts) {
-    const fn = 'tasks.kno.solve';
-    needWasm(fn);
-    const { nu = 0.01, dt = 0.02, steps = 50 } = options(opts, fn);
-    const u = floatArray(u0, `${fn}: u0`);
-    const flat = raw.tasksKnoSolve(u, nu, dt, steps);
-    const n = u.length;
-    return Array.from({ length: flat.length / n }, (_, k) => flat.subarray(k * n, (k + 1) * n));
-  },
-
-  /** ‖prediction − reference‖₂ / ‖reference‖₂. */
-  relativeL2(prediction, reference) {
-    const fn = 'tasks.kno.relativeL2';
-    needWasm(fn);
-    return raw.tasksKnoRelativeL2(floatArray(prediction, `${fn}: prediction`), floatArray(reference, `${fn}: reference`));
-  },
-});
-
-/** Multi-task binary networks reconfigured by keys (onnx/rbnn.onnx) and their glyph tasks. */
-const rbnnTasks = Object.freeze({
-  /** The glyph tasks: 'digits', 'letters', 'shapes', 'symbols'. */
-  tasks() {
-    needWasm('tasks.rbnn.tasks');
-    return raw.tasksRbnnTasks();
-  },
-
-  /** The ten class names of a glyph task, in label order. */
-  classNames(task) {
-    needWasm('tasks.rbnn.classNames');
-    return raw.tasksRbnnClassNames(String(task));
-  },
-
-  /**
-   * The key words of each binary layer (`taps[l]` weights per output: ceil(taps/32) words)
-   * for `task` on the device with root key `rootKey` (hex string or bigint).
-   */
-  keys(task, rootKey, taps) {
-    const fn = 'tasks.rbnn.keys';
-    needWasm(fn);
-    if (typeof task !== 'string') throw new TypeError(`${fn}: task must be a string`);
-    if (!Array.isArray(taps) && !ArrayBuffer.isView(taps)) throw new TypeError(`${fn}: taps must be an array of integers`);
-    return raw.tasksRbnnKeys(task, rootHex(rootKey, fn), Float64Array.from(taps, Number));
-  },
-
-  /**
-   * The key inputs of the model for `task`, ready to spread into `session.run`'s feeds:
-   * `{ key0: Tensor<'uint32'>, … }` from the manifest's `helper.layers` (`[{ input, taps }]`).
-   */
-  keyFeeds(task, rootKey, layers) {
-    const fn = 'tasks.rbnn.keyFeeds';
-    if (!Array.isArray(layers) || layers.some((l) => typeof l?.input !== 'string')) {
-      throw new TypeError(`${fn}: layers must be the manifest's helper.layers, [{ input, taps }]`);
-    }
-    const keys = rbnnTasks.keys(task, rootKey, layers.map((l) => l.taps));
-    return Object.fromEntries(layers.map((l, i) => [l.input, new Tensor('uint32', keys[i], [keys[i].length])]));
-  },
-
-  /** One 16×16 glyph of `class` (0–9) of `task`, gray in [0, 1], bright on dark. */
-  renderGlyph(task, cls, seed) {
-    const fn = 'tasks.rbnn.renderGlyph';
-    needWasm(fn);
-    return raw.tasksRbnnRenderGlyph(String(task), cls, seedNumber(seed, fn));
-  },
-
-  /** `{ images: Float32Array [n·256], labels: Uint8Array [n], n }`: labelled glyphs of `task`. */
-  samples(task, n, seed) {
-    const fn = 'tasks.rbnn.samples';
-    needWasm(fn);
-    return raw.tasksRbnnSamples(String(task), n, seedNumber(seed, fn));
-  },
-
-  /** The predicted class (largest logit, the first on ties) of each row of `logits`. */
-  predict(logits, classes = 10) {
-    const fn = 'tasks.rbnn.predict';
-    needWasm(fn);
-    return raw.tasksRbnnPredict(floatArray(logits, `${fn}: logits`), classes);
-  },
-});
-
-/** Pre- and post-processing of the catalogue's models: `tasks.defect`, `tasks.kno`, `tasks.rbnn`. */
-export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks });
+export { tasks } from './tasks.js';

@@ -153,3 +153,10 @@ export function init(moduleOrPath) {
   }
   return ready;
 }
+
+/** Throws naming `fn` when the wasm module is not loaded yet (the task helpers are synchronous). */
+export function needWasm(fn) {
+  if (!initialized) {
+    throw new Error(`${fn}: the edgewise wasm module is not loaded yet; await init() (or InferenceSession.create) first`);
+  }
+}

@@ -90,6 +90,25 @@ pub(crate) fn providers_from_js(names: &[String]) -> Result<Vec<Provider>, JsErr
         .collect()
 }
 
+/// What `WasmSession.create` reads from its options object (the package checks the values
+/// first and says what is wrong in onnxruntime-web's terms).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOptions {
+    /// Run tract's optimizer.
+    pub optimize: bool,
+    /// "webgpu" and/or "cpu", in order of preference.
+    pub providers: Vec<String>,
+    /// Symbolic dims pinned to sizes (onnxruntime's `freeDimensionOverrides`).
+    #[serde(default)]
+    pub free_dimensions: Vec<(String, u32)>,
+    /// The most plans kept for a model planned per input shape.
+    pub plan_cache_size: u32,
+    /// The model's early exits by output name (empty: its metadata's).
+    #[serde(default)]
+    pub exits: Vec<String>,
+}
+
 /// A loaded model. Created by [`WasmSession::create`]; freed by `free()` from JS.
 #[wasm_bindgen]
 pub struct WasmSession {
@@ -99,34 +118,26 @@ pub struct WasmSession {
 #[wasm_bindgen]
 impl WasmSession {
     /// Loads an ONNX model from its bytes (and `external`, `[[path, Uint8Array], …]`, the files
-    /// its external initializers are read from). `optimize = false` skips tract's optimizer;
-    /// `providers` lists "webgpu" and/or "cpu" in order of preference; `free_dims[i]` is
-    /// pinned to `free_sizes[i]` (onnxruntime's `freeDimensionOverrides`); `plan_cache_size`
-    /// bounds the plans kept for a model planned per input shape.
+    /// its external initializers are read from) with `options`:
+    /// `{ optimize, providers, freeDimensions, planCacheSize, exits }` ([`CreateOptions`]).
     pub async fn create(
         bytes: Vec<u8>,
-        optimize: bool,
-        providers: Vec<String>,
-        free_dims: Vec<String>,
-        free_sizes: Vec<u32>,
-        plan_cache_size: u32,
+        options: JsValue,
         external: js_sys::Array,
     ) -> Result<WasmSession, JsError> {
-        let providers = providers_from_js(&providers)?;
-        if free_dims.len() != free_sizes.len() {
-            return Err(JsError::new(
-                "freeDimensionOverrides: one size per dimension name is needed",
-            ));
-        }
+        let given: CreateOptions = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| JsError::new(&format!("session options: {e}")))?;
         let options = SessionOptions {
-            optimize,
-            providers,
-            free_dimension_overrides: free_dims
+            optimize: given.optimize,
+            providers: providers_from_js(&given.providers)?,
+            free_dimension_overrides: given
+                .free_dimensions
                 .into_iter()
-                .zip(free_sizes.into_iter().map(|n| n as usize))
+                .map(|(name, n)| (name, n as usize))
                 .collect(),
-            plan_cache_size: plan_cache_size as usize,
+            plan_cache_size: given.plan_cache_size as usize,
             external_data: marshal::external_from_js(&external)?,
+            exits: given.exits,
             ..Default::default()
         };
         let session = Session::create(&bytes, &options).await?;
@@ -185,6 +196,34 @@ impl WasmSession {
                 .map(|(name, t)| marshal::tensor_to_js(&name, t))
                 .collect::<js_sys::Array>()
                 .into())
+        })
+    }
+
+    /// The model's early exits by output name (empty when it has none).
+    pub fn exits(&self) -> Result<Vec<String>, JsError> {
+        self.with(|s| s.exits().to_vec())
+    }
+
+    /// Runs the model stage by stage until an exit's confidence reaches `threshold` for every
+    /// row; resolves to `[outputs, report]`: the outputs computed (as [`WasmSession::run`])
+    /// and which exit answered.
+    #[wasm_bindgen(js_name = runExits)]
+    pub fn run_exits(&self, feeds: js_sys::Array, threshold: f32) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        let feeds = marshal::feeds_from_js(&feeds);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let feeds = feeds.map_err(JsError::from)?;
+            let mut lease = inner.lease()?;
+            let result = lease.session()?.run_with_exits(feeds, threshold).await;
+            drop(lease);
+            let run = result.map_err(JsError::from)?;
+            let report = pipeline::to_js(&marshal::ExitReport::from(&run))?;
+            let outputs: js_sys::Array = run
+                .outputs
+                .into_iter()
+                .map(|(name, t)| marshal::tensor_to_js(&name, t))
+                .collect();
+            Ok(js_sys::Array::of2(&outputs, &report).into())
         })
     }
 

@@ -126,6 +126,34 @@ pub struct StageReport {
     pub fallback: Option<String>,
 }
 
+/// Which early exit answered a run (`session.lastExit`).
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitReport {
+    /// The exit's index among the model's exits (the last is the full model).
+    pub exit: u32,
+    /// The exit's output name.
+    pub name: String,
+    /// Per row of the batch, the largest softmax probability of the exit's logits.
+    pub confidence: Vec<f32>,
+    /// Stages run before the answer.
+    pub stages_run: u32,
+    /// Stages of the exit plan.
+    pub stages: u32,
+}
+
+impl From<&edgewise_runtime::ExitRun> for ExitReport {
+    fn from(r: &edgewise_runtime::ExitRun) -> Self {
+        ExitReport {
+            exit: r.exit as u32,
+            name: r.name.clone(),
+            confidence: r.confidence.clone(),
+            stages_run: r.stages_run as u32,
+            stages: r.stages as u32,
+        }
+    }
+}
+
 /// A session's stage reports as JS objects.
 pub(crate) fn stages(reports: &[edgewise_runtime::StageReport]) -> Result<JsValue, JsError> {
     let list: Vec<StageReport> = reports

@@ -6,6 +6,7 @@
 
 use edgewise_data::burgers;
 use edgewise_data::glyphs::{self, Task};
+use edgewise_data::graded;
 use edgewise_data::textures::{self, Defect, Family};
 use edgewise_tasks::defect::{self, Pixels};
 use edgewise_tasks::{kno, rbnn};
@@ -364,4 +365,43 @@ pub fn rbnn_predict(logits: &[f32], classes: f64) -> Result<Vec<u32>, JsError> {
             best as u32
         })
         .collect())
+}
+
+/// Labelled graded glyphs of the 40-class task of the multi-exit model.
+#[derive(Serialize, Tsify)]
+pub struct MultiexitSamples {
+    /// `n` glyphs of 16×16 gray levels, one after the other.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Float32Array")]
+    pub images: Float32Array,
+    /// The class (0–39) of each glyph.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Uint8Array")]
+    pub labels: Uint8Array,
+    /// The difficulty (0 clean to 1 very noisy) each glyph was degraded with.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Float32Array")]
+    pub difficulty: Float32Array,
+    /// Glyphs drawn.
+    pub n: u32,
+}
+
+/// `n` labelled graded glyphs (balanced over the 40 classes, shuffled) from `seed`.
+#[wasm_bindgen(js_name = tasksMultiexitSamples)]
+pub fn multiexit_samples(n: f64, seed_: f64) -> Result<JsValue, JsError> {
+    let f = "multiexit.samples";
+    let n = int(f, "n", n, MAX_SAMPLES as f64)?;
+    let s = graded::split(n, seed(f, seed_)?).map_err(|e| fail(f, e))?;
+    to_js(&MultiexitSamples {
+        images: Float32Array::from(&s.images[..]),
+        labels: Uint8Array::from(&s.labels[..]),
+        difficulty: Float32Array::from(&s.difficulty[..]),
+        n: s.n as u32,
+    })
+}
+
+/// The 40 class names of the graded task, as `task/name`, in label order.
+#[wasm_bindgen(js_name = tasksMultiexitClassNames)]
+pub fn multiexit_class_names() -> Vec<String> {
+    (0..graded::CLASSES).map(graded::class_name).collect()
 }

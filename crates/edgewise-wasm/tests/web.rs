@@ -11,15 +11,32 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
+/// The options object the package passes: optimized, `providers`, `free` dims pinned, 8 plans.
+fn options(providers: Vec<String>, free: &[(&str, u32)]) -> JsValue {
+    let dims = Array::new();
+    for (name, size) in free {
+        dims.push(&Array::of2(&JsValue::from_str(name), &JsValue::from(*size)));
+    }
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| Reflect::set(&o, &k.into(), v).unwrap();
+    set("optimize", &JsValue::TRUE);
+    set(
+        "providers",
+        &providers
+            .iter()
+            .map(|p| JsValue::from_str(p))
+            .collect::<Array>(),
+    );
+    set("freeDimensions", &dims);
+    set("planCacheSize", &JsValue::from(8));
+    o.into()
+}
+
 async fn create_with(bytes: &[u8], providers: &[&str]) -> Result<WasmSession, JsValue> {
     let providers = providers.iter().map(|p| p.to_string()).collect();
     WasmSession::create(
         bytes.to_vec(),
-        true,
-        providers,
-        vec![],
-        vec![],
-        8,
+        options(providers, &[]),
         js_sys::Array::new(),
     )
     .await
@@ -89,11 +106,7 @@ async fn a_model_without_input_shapes_gets_a_plan_per_shape_reused_on_return() {
 async fn free_dimension_overrides_reach_the_session() {
     let s = WasmSession::create(
         fixtures::mlp(),
-        true,
-        vec!["cpu".into()],
-        vec!["batch".into()],
-        vec![2],
-        8,
+        options(vec!["cpu".into()], &[("batch", 2)]),
         Array::new(),
     )
     .await
@@ -101,11 +114,7 @@ async fn free_dimension_overrides_reach_the_session() {
     assert_eq!(run_ok(&s).await.len(), 6);
     let err = WasmSession::create(
         fixtures::mlp(),
-        true,
-        vec!["cpu".into()],
-        vec!["height".into()],
-        vec![2],
-        8,
+        options(vec!["cpu".into()], &[("height", 2)]),
         Array::new(),
     )
     .await

@@ -16,6 +16,7 @@ const worker :Workerd.Worker = (
     (name = "edgewise/load.js", esModule = embed "../../../pkg/load.js"),
     (name = "edgewise/source.js", esModule = embed "../../../pkg/source.js"),
     (name = "edgewise/pipeline.js", esModule = embed "../../../pkg/pipeline.js"),
+    (name = "edgewise/tasks.js", esModule = embed "../../../pkg/tasks.js"),
     (name = "edgewise/wasm/edgewise.js", esModule = embed "../../../pkg/wasm/edgewise.js"),
     (name = "edgewise/wasm/edgewise_bg.wasm", wasm = embed "../../../pkg/wasm/edgewise_bg.wasm"),
     (name = "models/defect.onnx", data = embed "../../../pkg/models/defect.onnx"),

@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Train a system and write onnx/<system>.onnx and its manifest entry.
     Train {
-        /// The system (defect, kno, rbnn).
+        /// The system (`edgewise-train list` lists them).
         system: String,
         /// Train for seconds on little data (CI).
         #[arg(long)]
@@ -46,7 +46,7 @@ enum Command {
     /// Run a system's comparison from its paper (ours against the baseline, same data and
     /// budget) and write <results>/<system>.md with its figures.
     Reproduce {
-        /// The system (defect, kno, rbnn).
+        /// The system (`edgewise-train list` lists them).
         system: String,
         /// Seconds-long runs on little data (the table is then not meaningful).
         #[arg(long)]
@@ -63,6 +63,17 @@ enum Command {
         /// Folder of the results.
         #[arg(long, default_value = "results")]
         results: PathBuf,
+        /// Continue each trained model from its last checkpoint in the run folders (a finished
+        /// one is not trained again; the results are those of an uninterrupted run).
+        #[arg(long)]
+        resume: bool,
+    },
+    /// List the systems, one id per line with its title; `--json` prints each with its
+    /// default and quick configurations as JSON.
+    List {
+        /// Print JSON: `[{ id, title, config, quick }]`.
+        #[arg(long)]
+        json: bool,
     },
     /// Quick-train every system and write its ONNX file and parity cases (inputs and burn's
     /// outputs) for the Node and Python checks.
@@ -113,12 +124,13 @@ fn main() -> Result<()> {
             seed,
             runs,
             results,
+            resume,
         } => {
             let options = TrainOptions {
                 epochs,
                 seed,
                 quick,
-                resume: false,
+                resume,
                 onnx_dir: runs.join("onnx"),
                 runs,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -132,8 +144,34 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
+        Command::List { json } => {
+            if json {
+                let quick = systems::quick_options(std::path::Path::new("target/quick"));
+                let full = TrainOptions {
+                    quick: false,
+                    ..quick.clone()
+                };
+                let list: Vec<_> = systems::REGISTRY
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "id": s.id(),
+                            "title": s.title(),
+                            "config": s.config(&full),
+                            "quick": s.config(&quick),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for s in systems::REGISTRY {
+                    println!("{}\t{}", s.id(), s.title());
+                }
+            }
+            Ok(())
+        }
         Command::Parity { out } => {
-            for system in systems::SYSTEMS {
+            for system in systems::ids() {
                 let worst = systems::parity(system, &out)?;
                 println!("{system}: burn vs tract, largest |diff| per output: {worst:?}");
             }

@@ -561,3 +561,7 @@ pub fn reproduce(options: &TrainOptions, results: &std::path::Path) -> Result<()
     std::fs::write(results.join(format!("{NAME}.md")), md)?;
     Ok(())
 }
+
+catalogue_system!("Defect segmentation by an SSIM autoencoder", |options| {
+    Config::new(options, Loss::SsimL1)
+});

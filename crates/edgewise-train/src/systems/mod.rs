@@ -2,10 +2,56 @@
 //! [`TrainOptions`], the model (a burn module that also implements [`crate::emit::Emit`]),
 //! `fit` (the training loop), `export`, `train` (fit + export + manifest entry), `parity`
 //! (a quick model and its [`Parity`] cases) and `reproduce` (the paper's comparison, written to
-//! `results/<system>.md`).
+//! `results/<system>.md`); and a unit struct `System` implementing [`CatalogueSystem`] with
+//! them, listed once in [`REGISTRY`].
+//!
+//! Adding a system here is its module and one line in [`REGISTRY`]: `edgewise-train train`,
+//! `reproduce`, `parity` and `list` (which `cargo xtask test` reads for its quick runs) find it
+//! there.
+
+/// Declares the calling module's unit struct `System` and implements [`CatalogueSystem`] for it
+/// from the module's `NAME`, `train`, `parity` and `reproduce`, with `title` and the
+/// configuration `config` makes from the options.
+macro_rules! catalogue_system {
+    ($title:expr, |$options:ident| $config:expr) => {
+        /// The system as the registry lists it.
+        pub struct System;
+
+        impl $crate::systems::CatalogueSystem for System {
+            fn id(&self) -> &'static str {
+                NAME
+            }
+
+            fn title(&self) -> &'static str {
+                $title
+            }
+
+            fn config(&self, $options: &TrainOptions) -> serde_json::Value {
+                $crate::systems::config_json(&$config)
+            }
+
+            fn train(&self, options: &TrainOptions) -> anyhow::Result<$crate::systems::Trained> {
+                train(options)
+            }
+
+            fn parity(&self, options: &TrainOptions) -> anyhow::Result<$crate::systems::Parity> {
+                parity(options)
+            }
+
+            fn reproduce(
+                &self,
+                options: &TrainOptions,
+                results: &std::path::Path,
+            ) -> anyhow::Result<()> {
+                reproduce(options, results)
+            }
+        }
+    };
+}
 
 pub mod defect;
 pub mod kno;
+pub mod multiexit;
 pub mod rbnn;
 
 use std::path::Path;
@@ -17,8 +63,54 @@ use edgewise_data::rng::Rng;
 use crate::export::Entry;
 use crate::run::{History, TrainOptions};
 
-/// The systems `cargo xtask train` knows.
-pub const SYSTEMS: [&str; 3] = [defect::NAME, kno::NAME, rbnn::NAME];
+/// A catalogue system as the trainer drives it: its id, its configuration, and the three
+/// things every entry of the catalogue does (train and export, parity, reproduce).
+pub trait CatalogueSystem: Sync {
+    /// The catalogue id: `onnx/<id>.onnx`, `results/<id>.md`, `www/<id>/`, `pipeline('<id>')`.
+    fn id(&self) -> &'static str;
+    /// The paper, in a few words.
+    fn title(&self) -> &'static str;
+    /// The configuration `train` uses under `options` (what `edgewise-train list --config`
+    /// prints).
+    fn config(&self, options: &TrainOptions) -> serde_json::Value;
+    /// Trains the system and exports it: ONNX bytes, manifest entry and history. The caller
+    /// writes the files.
+    fn train(&self, options: &TrainOptions) -> Result<Trained>;
+    /// A quick-trained model and the cases on which every runtime must agree with burn.
+    fn parity(&self, options: &TrainOptions) -> Result<Parity>;
+    /// The paper's comparison in one run, written to `<results>/<id>.md` with its figures and
+    /// the catalogue's bar marked met or not met.
+    fn reproduce(&self, options: &TrainOptions, results: &Path) -> Result<()>;
+}
+
+/// Every catalogue system the trainer knows, in the catalogue's order.
+pub static REGISTRY: [&dyn CatalogueSystem; 4] = [
+    &defect::System,
+    &kno::System,
+    &rbnn::System,
+    &multiexit::System,
+];
+
+/// The ids of [`REGISTRY`].
+pub fn ids() -> Vec<&'static str> {
+    REGISTRY.iter().map(|s| s.id()).collect()
+}
+
+/// The system `id`, or an error listing the known ones.
+pub fn find(id: &str) -> Result<&'static dyn CatalogueSystem> {
+    match REGISTRY.iter().find(|s| s.id() == id) {
+        Some(s) => Ok(*s),
+        None => bail!(
+            "unknown system '{id}': the systems are {}",
+            ids().join(", ")
+        ),
+    }
+}
+
+/// `config` as JSON (the configurations are plain structs of numbers and names).
+pub(crate) fn config_json<T: serde::Serialize>(config: &T) -> serde_json::Value {
+    serde_json::to_value(config).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+}
 
 /// A trained, exported model.
 pub struct Trained {
@@ -32,12 +124,7 @@ pub struct Trained {
 
 /// Trains `system` and writes its ONNX file and manifest entry into `options.onnx_dir`.
 pub fn train(system: &str, options: &TrainOptions) -> Result<Trained> {
-    let trained = match system {
-        defect::NAME => defect::train(options)?,
-        kno::NAME => kno::train(options)?,
-        rbnn::NAME => rbnn::train(options)?,
-        other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
-    };
+    let trained = find(system)?.train(options)?;
     crate::export::write(&options.onnx_dir, &trained.entry, &trained.bytes)?;
     Ok(trained)
 }
@@ -96,12 +183,7 @@ pub fn quick_options(out: &Path) -> TrainOptions {
 /// `out/<system>.json`, and checks tract against burn on them.
 pub fn parity(system: &str, out: &Path) -> Result<Vec<(String, f32)>> {
     let options = quick_options(out);
-    let p = match system {
-        defect::NAME => defect::parity(&options)?,
-        kno::NAME => kno::parity(&options)?,
-        rbnn::NAME => rbnn::parity(&options)?,
-        other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
-    };
+    let p = find(system)?.parity(&options)?;
     std::fs::create_dir_all(out)?;
     let model = out.join(format!("{system}.onnx"));
     std::fs::write(&model, &p.bytes)?;
@@ -112,13 +194,9 @@ pub fn parity(system: &str, out: &Path) -> Result<Vec<(String, f32)>> {
 /// Runs `system`'s comparison from its paper (ours against the baseline, same data and
 /// budget, in one run) and writes `<results>/<system>.md` and its figures.
 pub fn reproduce(system: &str, options: &TrainOptions, results: &Path) -> Result<()> {
+    let system = find(system)?;
     std::fs::create_dir_all(results)?;
-    match system {
-        defect::NAME => defect::reproduce(options, results),
-        kno::NAME => kno::reproduce(options, results),
-        rbnn::NAME => rbnn::reproduce(options, results),
-        other => bail!("unknown system '{other}': the systems are {SYSTEMS:?}"),
-    }
+    system.reproduce(options, results)
 }
 
 /// The training device: burn's flex CPU backend with autodiff (or wgpu when
@@ -143,6 +221,29 @@ pub fn batches(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize
         .fork(0xba7c_0000 + epoch as u64)
         .shuffle(&mut idx);
     idx.chunks(batch).map(<[usize]>::to_vec).collect()
+}
+
+/// The index of the largest value (the first on ties).
+pub use edgewise_tasks::multiexit::argmax;
+
+/// The learning rate at step `step` (of `steps` per epoch) of epoch `epoch` (of `epochs`):
+/// `peak` decayed to 0 along a half cosine over the whole run.
+pub fn cosine_lr(peak: f64, epoch: usize, step: usize, steps: usize, epochs: usize) -> f64 {
+    let t = (epoch * steps + step) as f64 / (epochs * steps).max(1) as f64;
+    peak * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+/// The mean cross-entropy of `[n, classes]` `logits` for `labels`.
+pub fn cross_entropy(logits: Tensor<2>, labels: &[u8]) -> Tensor<1> {
+    let [n, classes] = logits.dims();
+    let mut onehot = vec![0f32; n * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        onehot[i * classes + l as usize] = 1.0;
+    }
+    let device = logits.device();
+    let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, classes]), &device);
+    let logp = burn::tensor::activation::log_softmax(logits, 1);
+    (logp * onehot).sum().neg() / n as f64
 }
 
 /// Stacks `[c, h, w]` samples into a `[n, c, h, w]` tensor.

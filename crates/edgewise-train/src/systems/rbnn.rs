@@ -291,3 +291,8 @@ pub fn parity(options: &TrainOptions) -> Result<Parity> {
         tolerances: &TOLERANCES,
     })
 }
+
+catalogue_system!(
+    "Reconfigurable binary network: one set of weights, several tasks",
+    |options| Config::new(options)
+);

@@ -140,6 +140,7 @@ impl Task for Defect {
     type Input = Image;
     type Options = DefectOptions;
     type Output = DefectResult;
+    const ID: &'static str = "defect";
     const OPTIONS: &'static [&'static str] = &["threshold", "minArea"];
 
     fn new(helper: Helper) -> Result<Self, String> {

@@ -76,6 +76,7 @@ impl Task for Kno {
     type Input = State;
     type Options = KnoOptions;
     type Output = KnoResult;
+    const ID: &'static str = "kno";
     const OPTIONS: &'static [&'static str] = &["steps"];
 
     fn new(helper: Helper) -> Result<Self, String> {

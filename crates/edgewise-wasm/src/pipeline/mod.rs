@@ -13,6 +13,7 @@
 mod defect;
 mod image;
 mod kno;
+mod multiexit;
 mod rbnn;
 
 use std::rc::Rc;
@@ -33,11 +34,55 @@ pub use defect::DefectAnalysis;
 /// `onnx/manifest.json`, as committed.
 const MANIFEST: &str = include_str!("../../../../onnx/manifest.json");
 
-/// The systems `pipeline(id)` serves, in the catalogue's order.
-pub(crate) const IDS: [&str; 3] = ["defect", "kno", "rbnn"];
+/// Lists the tasks `pipeline(id)` serves: one line per system, `Variant => module::Type`.
+/// It makes [`IDS`] (from each [`Task::ID`]) and the enum of configured tasks with its
+/// dispatch, so a system added later is its module and one line here.
+macro_rules! registry {
+    ($($variant:ident => $task:ty),* $(,)?) => {
+        /// The systems `pipeline(id)` serves, in the catalogue's order.
+        pub(crate) const IDS: &[&str] = &[$(<$task as Task>::ID),*];
+
+        /// A configured task of any system.
+        enum Loaded {
+            $($variant($task)),*
+        }
+
+        impl Loaded {
+            /// The task `id`, configured by its manifest entry's `helper`.
+            fn configure(id: &str, helper: serde_json::Value) -> Result<Loaded, JsError> {
+                $(if id == <$task as Task>::ID {
+                    return Ok(Loaded::$variant(configure(id, helper)?));
+                })*
+                Err(fail(id, "no task is registered for it"))
+            }
+
+            async fn call(
+                &self,
+                id: &str,
+                cell: &SessionCell,
+                input: JsValue,
+                batched: bool,
+                options: JsValue,
+            ) -> Result<JsValue, JsError> {
+                match self {
+                    $(Loaded::$variant(t) => call(t, id, cell, input, batched, options).await),*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Defect => defect::Defect,
+    Kno => kno::Kno,
+    Rbnn => rbnn::Rbnn,
+    Multiexit => multiexit::Multiexit,
+}
 
 /// One system's pipeline.
 pub(crate) trait Task: Sized {
+    /// The pipeline's id: the catalogue id, the manifest's key.
+    const ID: &'static str;
     /// The manifest entry's `helper` (settings fixed by training: thresholds, keys, step).
     type Helper: DeserializeOwned;
     /// One input of a call.
@@ -170,13 +215,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// A configured task of any system.
-enum Loaded {
-    Defect(defect::Defect),
-    Kno(kno::Kno),
-    Rbnn(rbnn::Rbnn),
-}
-
 fn configure<T: Task>(id: &str, helper: serde_json::Value) -> Result<T, JsError> {
     let helper = serde_json::from_value(helper)
         .map_err(|e| fail(id, format!("the manifest's helper entry: {e}")))?;
@@ -215,12 +253,7 @@ impl Pipeline {
                 ));
             }
         }
-        let task = match id.as_str() {
-            "defect" => Loaded::Defect(configure(&id, e.helper)?),
-            "kno" => Loaded::Kno(configure(&id, e.helper)?),
-            "rbnn" => Loaded::Rbnn(configure(&id, e.helper)?),
-            other => return Err(fail(other, "no task is registered for it")),
-        };
+        let task = Loaded::configure(&id, e.helper)?;
         let options = SessionOptions {
             providers: providers_from_js(&providers)?,
             ..Default::default()
@@ -246,12 +279,9 @@ impl Pipeline {
     pub fn call(&self, input: JsValue, batched: bool, options: JsValue) -> Promise {
         let (id, cell, task) = (self.id.clone(), self.cell.clone(), self.task.clone());
         wasm_bindgen_futures::future_to_promise(async move {
-            let r = match &*task {
-                Loaded::Defect(t) => call(t, &id, &cell, input, batched, options).await,
-                Loaded::Kno(t) => call(t, &id, &cell, input, batched, options).await,
-                Loaded::Rbnn(t) => call(t, &id, &cell, input, batched, options).await,
-            };
-            r.map_err(JsValue::from)
+            task.call(&id, &cell, input, batched, options)
+                .await
+                .map_err(JsValue::from)
         })
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use edgewise_runtime::{Session, Tensor, TensorData};
-use edgewise_tasks::{defect, rbnn};
+use edgewise_tasks::{defect, multiexit, rbnn};
 use js_sys::Float32Array;
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
@@ -77,18 +77,12 @@ pub(crate) struct Rbnn {
     root: u64,
 }
 
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.iter().map(|e| e / sum).collect()
-}
-
 impl Task for Rbnn {
     type Helper = Helper;
     type Input = Image;
     type Options = RbnnOptions;
     type Output = RbnnResult;
+    const ID: &'static str = "rbnn";
     const OPTIONS: &'static [&'static str] = &["task", "rootKey"];
 
     fn new(helper: Helper) -> Result<Self, String> {
@@ -152,17 +146,12 @@ impl Task for Rbnn {
                 if row.iter().any(|v| !v.is_finite()) {
                     return Err("the model returned a non-finite logit".to_string());
                 }
-                let mut best = 0;
-                for (k, &v) in row.iter().enumerate() {
-                    if v > row[best] {
-                        best = k;
-                    }
-                }
+                let best = multiexit::argmax(row);
                 Ok(RbnnResult {
                     task: task.clone(),
                     label: best as u32,
                     class_name: names[best].clone(),
-                    probabilities: Float32Array::from(&softmax(row)[..]),
+                    probabilities: Float32Array::from(&multiexit::softmax(row)[..]),
                     logits: Float32Array::from(row),
                 })
             })

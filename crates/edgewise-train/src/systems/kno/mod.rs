@@ -251,3 +251,7 @@ pub fn parity(options: &TrainOptions) -> Result<Parity> {
         tolerances: &TOLERANCES,
     })
 }
+
+catalogue_system!("Koopman neural operator for Burgers' equation", |options| {
+    Config::new(options, Kind::Koopman)
+});

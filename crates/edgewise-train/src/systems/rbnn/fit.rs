@@ -11,7 +11,8 @@ use super::{Classifier, Config, Keying, ROOT_KEY, Rbnn, SIZE, group};
 use crate::binary::Group;
 use crate::emit::values;
 use crate::run::{History, Run, TrainOptions};
-use crate::systems::{batches, to_tensor};
+pub use crate::systems::argmax;
+use crate::systems::{batches, cosine_lr, cross_entropy, to_tensor};
 
 /// Training and test images of each task (the same for every net of a run: a task's split
 /// depends only on the seed and the task).
@@ -67,30 +68,6 @@ pub fn accuracy<M: Classifier>(
         }
     }
     Ok(right as f64 / test.n as f64)
-}
-
-/// The index of the largest value (the first on ties).
-pub fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold(
-            (0, f32::MIN),
-            |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) },
-        )
-        .0
-}
-
-/// The mean cross-entropy of `logits` for `labels`.
-fn cross_entropy(logits: Tensor<2>, labels: &[u8]) -> Tensor<1> {
-    let n = labels.len();
-    let mut onehot = vec![0f32; n * CLASSES];
-    for (i, &l) in labels.iter().enumerate() {
-        onehot[i * CLASSES + l as usize] = 1.0;
-    }
-    let device = logits.device();
-    let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [n, CLASSES]), &device);
-    let logp = burn::tensor::activation::log_softmax(logits, 1);
-    (logp * onehot).sum().neg() / n as f64
 }
 
 /// Trains `model` on `data` (batches mixing its tasks, each sample under its own task's
@@ -164,8 +141,7 @@ pub fn fit<M: Classifier>(
             let loss = cross_entropy(model.logits(x, &batch_groups), &labels);
             let value = loss.clone().into_scalar::<f32>() as f64;
             sum += value;
-            let t = (epoch * steps + step) as f64 / (config.epochs * steps).max(1) as f64;
-            let lr = config.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+            let lr = cosine_lr(config.lr, epoch, step, steps, config.epochs);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             run.step(format!("loss {value:.4}"));
