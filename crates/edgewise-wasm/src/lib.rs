@@ -17,9 +17,27 @@ use wasm_bindgen::prelude::*;
 
 use cell::SessionCell;
 
-/// Installs a panic hook that prints Rust panics to `console.error` (called once at start).
+#[cfg(target_arch = "wasm32")]
+unsafe extern "C" {
+    /// The module's static constructors, gathered by wasm-ld: tract's and edgewise's operator
+    /// and kernel registrations (`inventory`).
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors, once per instance, and installs a panic hook that prints
+/// Rust panics to `console.error`. Called by the glue when the module is instantiated.
+///
+/// The explicit call matters: a module that never calls `__wasm_call_ctors` is linked by
+/// wasm-ld as a "command", and then every export runs all the constructors again before its
+/// own code, which cost every `run` of a small model most of its time.
 #[wasm_bindgen(start)]
 pub fn start() {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: the linker-made function only runs the constructors; this is the one place it
+    // is called, at instantiation, before any other export.
+    unsafe {
+        __wasm_call_ctors()
+    };
     console_error_panic_hook::set_once();
 }
 

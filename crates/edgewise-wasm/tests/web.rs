@@ -11,8 +11,18 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
+/// Runs the module's start function once, as the package's glue does at instantiation (the
+/// test harness has a start of its own): it runs the static constructors that register tract's
+/// operators and kernels.
+fn started() {
+    static START: std::sync::Once = std::sync::Once::new();
+    START.call_once(edgewise_wasm::start);
+}
+
 /// The options object the package passes: optimized, `providers`, `free` dims pinned, 8 plans.
+/// Every session of these tests is created with it, after [`started`].
 fn options(providers: Vec<String>, free: &[(&str, u32)]) -> JsValue {
+    started();
     let dims = Array::new();
     for (name, size) in free {
         dims.push(&Array::of2(&JsValue::from_str(name), &JsValue::from(*size)));
@@ -436,6 +446,7 @@ fn naive_conv(
 /// residual epilogue, on shapes that fill no tile exactly.
 #[wasm_bindgen_test]
 async fn both_gemm_kernels_match_a_plain_product() {
+    started();
     assert_eq!(
         edgewise_kernels::selected_f32_kernel(64, 64, 64).as_deref(),
         Some(edgewise_kernels::gemm::NAME)
