@@ -188,6 +188,27 @@ pub fn anomaly_maps(x: Tensor<4>, recon: Tensor<4>, loss: Loss) -> Result<Vec<Ve
     Ok(maps)
 }
 
+/// The anomaly map ([`anomaly_maps`]) of `model` on every sample of `test`, in order,
+/// computed 32 images at a time.
+pub fn test_maps(
+    model: &Autoencoder,
+    test: &[textures::Sample],
+    loss: Loss,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let mut maps = Vec::with_capacity(test.len());
+    for chunk in test.chunks(32) {
+        let x = to_tensor(
+            chunk.iter().map(|s| s.image.as_slice()),
+            [1, SIZE, SIZE],
+            device,
+        );
+        let recon = model.forward(x.clone());
+        maps.extend(anomaly_maps(x, recon, loss)?);
+    }
+    Ok(maps)
+}
+
 /// Pixel and image AUROC of `model` on `test`, and the 99th percentile of clean pixels'
 /// scores (the helper's mask threshold).
 pub fn evaluate(
@@ -201,23 +222,15 @@ pub fn evaluate(
     let mut image_scores = vec![];
     let mut image_labels = vec![];
     let mut clean = vec![];
-    for chunk in test.chunks(32) {
-        let x = to_tensor(
-            chunk.iter().map(|s| s.image.as_slice()),
-            [1, SIZE, SIZE],
-            device,
-        );
-        let recon = model.forward(x.clone());
-        for (s, map) in chunk.iter().zip(anomaly_maps(x, recon, loss)?) {
-            let defective = s.defect.is_some();
-            image_scores.push(map.iter().copied().fold(f32::MIN, f32::max));
-            image_labels.push(defective);
-            if !defective {
-                clean.extend_from_slice(&map);
-            }
-            pixel_labels.extend(s.mask.iter().map(|&m| m > 0.5));
-            pixel_scores.extend(map);
+    for (s, map) in test.iter().zip(test_maps(model, test, loss, device)?) {
+        let defective = s.defect.is_some();
+        image_scores.push(map.iter().copied().fold(f32::MIN, f32::max));
+        image_labels.push(defective);
+        if !defective {
+            clean.extend_from_slice(&map);
         }
+        pixel_labels.extend(s.mask.iter().map(|&m| m > 0.5));
+        pixel_scores.extend(map);
     }
     clean.sort_by(f32::total_cmp);
     let threshold = clean.get(clean.len() * 99 / 100).copied().unwrap_or(0.5);

@@ -5,7 +5,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use edgewise_data::textures::{self, Family};
 
-use super::{Autoencoder, Loss, NAME, SIZE, anomaly_maps, fit};
+use super::{Autoencoder, Loss, NAME, SIZE, anomaly_maps, fit, test_maps};
 
 use crate::metrics::auroc;
 use crate::run::{History, TrainOptions};
@@ -21,18 +21,10 @@ pub fn pixel_auroc_per_family(
 ) -> Result<Vec<(Family, f64)>> {
     let mut per: Vec<(Family, Vec<f32>, Vec<bool>)> =
         Family::ALL.iter().map(|&f| (f, vec![], vec![])).collect();
-    for chunk in test.chunks(32) {
-        let x = to_tensor(
-            chunk.iter().map(|s| s.image.as_slice()),
-            [1, SIZE, SIZE],
-            device,
-        );
-        let recon = model.forward(x.clone());
-        for (s, map) in chunk.iter().zip(anomaly_maps(x, recon, loss)?) {
-            if let Some((_, scores, labels)) = per.iter_mut().find(|(f, ..)| *f == s.family) {
-                labels.extend(s.mask.iter().map(|&m| m > 0.5));
-                scores.extend(map);
-            }
+    for (s, map) in test.iter().zip(test_maps(model, test, loss, device)?) {
+        if let Some((_, scores, labels)) = per.iter_mut().find(|(f, ..)| *f == s.family) {
+            labels.extend(s.mask.iter().map(|&m| m > 0.5));
+            scores.extend(map);
         }
     }
     Ok(per
