@@ -237,12 +237,18 @@ pub fn have(program: &str) -> bool {
         .is_ok()
 }
 
+/// The packages of every native build (`cargo test` and the tools taken from it): the whole
+/// workspace but the wasm crate, which has no native tests (its native build would only link a
+/// shared library nothing loads). One selection keeps one feature set, so nothing is compiled
+/// twice.
+pub const NATIVE: [&str; 3] = ["--workspace", "--exclude", "edgewise-wasm"];
+
 /// Builds with `cargo test --no-run <args>` and returns the file of target `name` of `kind`
 /// (`bin`, `example`, `cdylib`) from cargo's JSON messages.
 ///
 /// Native tools (the fixture writer, the conformance runner) are taken from the same build as
-/// `cargo test --workspace`: a `cargo run -p <one crate>` would resolve features for that crate
-/// alone and compile tract a second time.
+/// `cargo test` with [`NATIVE`]: a `cargo run -p <one crate>` would resolve features for that
+/// crate alone and compile tract a second time.
 pub fn cargo_artifact(args: &[&str], name: &str, kind: &str, label: &str) -> Result<PathBuf> {
     let cmd = Cmd::new("cargo")
         .args([

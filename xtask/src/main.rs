@@ -42,7 +42,7 @@ enum Command {
     /// Build the npm package into pkg/.
     Build {
         /// wasm-opt level: O3, O4, Os, Oz, or none.
-        #[arg(long, default_value = "O3")]
+        #[arg(long, default_value = "Os")]
         wasm_opt: String,
     },
     /// Run every test: Rust, wasm in Node and Chromium, hosts, browser, conformance.

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::cmd::{Cmd, Steps, cargo_artifact, root};
+use crate::cmd::{Cmd, NATIVE, Steps, cargo_artifact, root};
 use crate::{build, conformance, serve, setup};
 
 /// Where the JS tests find the fixture models.
@@ -24,31 +24,35 @@ pub const CHROMIUM_ARGS: [&str; 7] = [
     "--disable-sync",
 ];
 
-/// Runs one wasm-bindgen test target (`web`: the package's exports; `kernels`: GPU programs
+/// Runs wasm-bindgen test targets (`web`: the package's exports; `kernels`: GPU programs
 /// against CPU kernels, browser only).
-fn wasm_tests(test: &str, browser: bool) -> Result<()> {
-    wasm_test_cmd(test, browser, &[])?.run()
+fn wasm_tests(tests: &[&str], browser: bool) -> Result<()> {
+    wasm_test_cmd(tests, browser, &[])?.run()
 }
 
-/// The command running one wasm-bindgen test target in Node or headless Chromium. Both
-/// packages are always selected so every wasm32 build shares one feature set and tract is
-/// compiled once.
-pub fn wasm_test_cmd(test: &str, browser: bool, extra: &[&str]) -> Result<Cmd> {
-    let mut c = Cmd::new("cargo")
-        .args([
-            "test",
-            "-p",
-            "edgewise-wasm",
-            "-p",
-            "edgewise-gpu",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "wasm",
-            "--test",
-            test,
-        ])
-        .args(extra);
+/// The command running wasm-bindgen test targets in Node or headless Chromium.
+///
+/// Every wasm32 build must select the same units as the package's build, or its dependencies
+/// get other hashes and are compiled again (tract, wgpu: minutes). Both packages are always
+/// selected, for one feature set; and the `web` target belongs in every selection of
+/// `cargo xtask test`, because a unit graph that holds the wasm crate's library (a cdylib)
+/// builds every dependency for linking with LTO differently from one that holds only rlibs.
+pub fn wasm_test_cmd(tests: &[&str], browser: bool, extra: &[&str]) -> Result<Cmd> {
+    let mut c = Cmd::new("cargo").args([
+        "test",
+        "-p",
+        "edgewise-wasm",
+        "-p",
+        "edgewise-gpu",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm",
+    ]);
+    for t in tests {
+        c = c.args(["--test", t]);
+    }
+    c = c.args(extra);
     if browser {
         let caps = serde_json::json!({ "goog:chromeOptions": { "args": CHROMIUM_ARGS, "binary": "/usr/bin/chromium" } });
         let path = root().join("target/webdriver.json");
@@ -111,22 +115,19 @@ fn run_all(steps: &mut Steps) -> Result<()> {
             .map(drop)
     })?;
     steps.step("Rust tests (native)", || {
-        Cmd::new("cargo").args(["test", "--workspace"]).run()
+        Cmd::new("cargo").arg("test").args(NATIVE).run()
     })?;
-    steps.step("wasm-bindgen tests in Node", || wasm_tests("web", false))?;
-    steps.step("wasm-bindgen tests in headless Chromium", || {
-        wasm_tests("web", true)
-    })?;
+    steps.step("wasm-bindgen tests in Node", || wasm_tests(&["web"], false))?;
     steps.step(
-        "GPU kernels against CPU in headless Chromium (WebGPU)",
-        || wasm_tests("kernels", true),
+        "wasm-bindgen tests in headless Chromium, GPU kernels against CPU (WebGPU) included",
+        || wasm_tests(&["web", "kernels"], true),
     )?;
     steps.step(
         "build the npm package",
         || build::build(&Default::default()),
     )?;
     steps.step("write fixture models", || {
-        let writer = cargo_artifact(&["--workspace"], "write-fixtures", "bin", "fixture writer")?;
+        let writer = cargo_artifact(&NATIVE, "write-fixtures", "bin", "fixture writer")?;
         Cmd::new(writer.display().to_string()).arg(FIXTURES).run()?;
         let written = std::fs::read_dir(FIXTURES)
             .map(|d| d.filter_map(|e| e.ok()).count())
@@ -236,7 +237,7 @@ const MODEL_CASES: &str = "target/models/cases";
 /// Runs every case of the third-party collection through the native runtime (the
 /// conformance runner) and fails unless each matches onnxruntime.
 fn third_party_native() -> Result<()> {
-    let runner = cargo_artifact(&["--workspace"], "conformance", "example", "native runner")?;
+    let runner = cargo_artifact(&NATIVE, "conformance", "example", "native runner")?;
     let out = root().join("target/models/native.json");
     let lines = Cmd::new(runner.display().to_string())
         .arg(MODEL_CASES)

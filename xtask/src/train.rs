@@ -5,17 +5,17 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cmd::{Cmd, cargo_artifact};
+use crate::cmd::{Cmd, NATIVE, cargo_artifact};
 use crate::setup;
 
 /// Where `cargo xtask test` writes the quick-trained models and their parity cases.
 pub const PARITY: &str = "target/parity";
 
-/// Builds the trainer and returns its path. It is built with the whole workspace selected,
-/// as `cargo test --workspace` builds it: selecting one package unifies other features and
-/// compiles burn, tract and wgpu a second time.
+/// Builds the trainer and returns its path. It is built with the packages `cargo xtask test`
+/// selects ([`NATIVE`]): selecting one package unifies other features and compiles burn, tract
+/// and wgpu a second time.
 pub fn trainer() -> Result<PathBuf> {
-    cargo_artifact(&["--workspace"], "edgewise-train", "bin", "trainer")
+    cargo_artifact(&NATIVE, "edgewise-train", "bin", "trainer")
 }
 
 /// The ids of the trainer's registry (`edgewise-train list`), in the catalogue's order.

@@ -9,7 +9,7 @@ use std::fs;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::cmd::{Cmd, cargo_artifact, root};
+use crate::cmd::{Cmd, NATIVE, cargo_artifact, root};
 
 /// One workload's measurement, as `bench_ops` prints it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -63,7 +63,7 @@ fn peak(adapter: &str) -> Option<(f64, f64)> {
 pub fn run_native(label: &str, budget_ms: u64) -> Result<()> {
     // Release: the CPU kernels are part of the comparison and must be optimized.
     let exe = cargo_artifact(
-        &["--workspace", "--release"],
+        &[&NATIVE[..], &["--release"]].concat(),
         "bench_ops",
         "example",
         "operator bench",
@@ -83,7 +83,7 @@ pub fn run_native(label: &str, budget_ms: u64) -> Result<()> {
 /// WebGPU) and writes `bench/ops-chromium.jsonl`.
 pub fn run_browser() -> Result<()> {
     let lines = crate::test::wasm_test_cmd(
-        "browser_bench",
+        &["browser_bench"],
         true,
         &[
             "--features",

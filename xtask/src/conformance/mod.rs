@@ -20,7 +20,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::cmd::{Cmd, Steps, cargo_artifact, root};
+use crate::cmd::{Cmd, NATIVE, Steps, cargo_artifact, root};
 use crate::setup;
 use report::{
     Outcome, PASSING, Side, against_reference, check, merge, passing_both, render, totals,
@@ -45,7 +45,7 @@ pub fn conformance(steps: &mut Steps, write: bool) -> Result<()> {
     })?;
     steps.step("conformance: run natively (edgewise-runtime)", || {
         let _ = std::fs::remove_file(&native);
-        let runner = cargo_artifact(&["--workspace"], "conformance", "example", "native runner")?;
+        let runner = cargo_artifact(&NATIVE, "conformance", "example", "native runner")?;
         let lines = Cmd::new(runner.display().to_string())
             .arg(cases.display().to_string())
             .arg(native.display().to_string())
