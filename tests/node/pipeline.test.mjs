@@ -22,7 +22,7 @@ test('pipelines() lists the catalogue systems with their shipped models', async 
   const list = await pipelines();
   assert.deepEqual(
     list.map((p) => p.id),
-    ['defect', 'kno', 'rbnn', 'multiexit'],
+    ['defect', 'kno', 'rbnn', 'multiexit', 'exitdoor'],
   );
   for (const p of list) {
     const entry = manifest.models[p.id];
@@ -176,6 +176,50 @@ test("pipeline('multiexit') answers from the exit the rule picks on a whole run'
   await session.release();
 });
 
+test("pipeline('exitdoor') gives the vanilla answer and the multi-exit one, with the trigger stamped", async () => {
+  const probe = await pipeline('exitdoor');
+  const helper = manifest.models.exitdoor.helper;
+  const session = await InferenceSession.create(await modelBytes('exitdoor'));
+  const { images, n } = tasks.multiexit.samples(20, 9);
+  const glyphs = Array.from({ length: n }, (_, i) => gray(images.slice(i * 256, (i + 1) * 256), 16));
+  // The trigger is the helper's stamp on a black glyph: a faint '#' (at most 0.5), added to a
+  // glyph and clipped at 1.
+  const ghost = tasks.exitdoor.stamp(new Float32Array(256));
+  const peak = Math.max(...ghost);
+  assert.ok(peak > 0.4 && peak <= 0.5 + 1e-6, `trigger peak ${peak}`);
+  const stamp = (pixels) => Float32Array.from(pixels, (v, p) => Math.min(1, v + ghost[p]));
+  const stamped = tasks.exitdoor.stamp(glyphs[0].data);
+  stamp(glyphs[0].data).forEach((v, p) => assert.ok(Math.abs(stamped[p] - v) < 1e-6, `stamped pixel ${p}`));
+  assert.throws(() => tasks.exitdoor.stamp(new Float32Array(100)), /16×16 images: got 100 values/);
+  const top = (data) => {
+    const row = Array.from(data);
+    const label = row.indexOf(Math.max(...row));
+    return { label, confidence: 1 / row.reduce((a, v) => a + Math.exp(v - row[label]), 0) };
+  };
+  for (const trigger of [false, true]) {
+    const results = await probe(glyphs, { trigger });
+    for (let i = 0; i < n; i++) {
+      const pixels = trigger ? stamp(glyphs[i].data) : glyphs[i].data;
+      const out = await session.run({ image: new Tensor('float32', pixels, [1, 1, 16, 16]) });
+      const perExit = helper.exits.map((e) => top(out[e].data));
+      const first = perExit.findIndex((p) => p.confidence >= helper.threshold);
+      const exit = first < 0 ? perExit.length - 1 : first;
+      const r = results[i];
+      assert.equal(r.triggered, trigger);
+      assert.equal(r.vanilla.label, perExit.at(-1).label, `glyph ${i}, trigger ${trigger}: vanilla`);
+      assert.equal(r.vanilla.exitName, helper.exits.at(-1));
+      assert.equal(r.multiExit.exit, exit, `glyph ${i}, trigger ${trigger}: exit`);
+      assert.equal(r.multiExit.label, perExit[exit].label);
+      assert.ok(Math.abs(r.multiExit.confidence - perExit[exit].confidence) < 1e-5);
+      assert.equal(r.target, helper.target);
+      assert.equal(r.hijacked, r.multiExit.label === helper.target && r.vanilla.label !== helper.target);
+    }
+  }
+  await assert.rejects(probe(glyphs[0], { triger: true }), /unknown option 'triger'/);
+  probe.dispose();
+  await session.release();
+});
+
 test('progress reports the model bytes, then ready', async () => {
   const seen = [];
   const p = await pipeline('rbnn', { progress: (e) => seen.push(e) });
@@ -201,7 +245,7 @@ test('a model of your own: bytes, checked against the sha256 you give', async ()
 });
 
 test('errors name the pipeline and the problem', async () => {
-  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, multiexit\)/);
+  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, multiexit, exitdoor\)/);
   await assert.rejects(pipeline('defect', { provder: 'wasm' }), /pipeline\('defect'\): unknown option 'provder'/);
   await assert.rejects(pipeline('defect', { provider: 'cuda' }), /provider must be 'webgpu' or 'wasm'/);
   const detect = await pipeline('defect');

@@ -23,6 +23,9 @@ import type {
   Device,
   Dimension,
   ExitReport,
+  ExitdoorAnswer,
+  ExitdoorOptions,
+  ExitdoorResult,
   ImageInput,
   KnoInput,
   KnoOptions,
@@ -105,6 +108,10 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const early = await pipeline('multiexit');
   const answer: MultiexitResult = await early(imageData, { threshold: 0.9 } satisfies MultiexitOptions);
   const exitTaken: number = answer.exit;
+  const probe = await pipeline('exitdoor');
+  const probed: ExitdoorResult = await probe(imageData, { trigger: true } satisfies ExitdoorOptions);
+  const vanillaAnswer: ExitdoorAnswer = probed.vanilla;
+  const hijacked: boolean = probed.hijacked && probed.multiExit.exit < vanillaAnswer.exit;
   // @ts-expect-error: no such pipeline
   await pipeline('nope');
 
@@ -113,7 +120,7 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const generic: Pipeline<ImageInput, DefectOptions, DefectResult> = typed;
   const models: PipelineModel[] = await pipelines();
   generic.dispose();
-  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}`;
+  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}${hijacked}`;
 }
 
 export function helpers(ssim: Tensor<'float32'>): number {
@@ -123,6 +130,7 @@ export function helpers(ssim: Tensor<'float32'>): number {
   const glyphs: RbnnSamples = tasks.rbnn.samples('digits', 10, 1);
   const graded: MultiexitSamples = tasks.multiexit.samples(10, 1);
   const names: string[] = tasks.multiexit.classNames();
+  const triggered: Float32Array = tasks.exitdoor.stamp(graded.images.subarray(0, 256));
   const box: tasks.DefectBox | undefined = analysis.boxes[0];
-  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + tasks.kno.relativeL2([1], [1]);
+  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + triggered.length + tasks.kno.relativeL2([1], [1]);
 }

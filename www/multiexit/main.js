@@ -4,13 +4,14 @@
 // here. The full net runs beside it, for accuracy and time.
 import { Tensor, tasks } from 'edgewise';
 import { $, finishRun, openModel, queue, runtimeText, setStatus } from '../common.js';
+import { SIDE, glyphCanvas, glyphPad, top } from '../glyphs.js';
 
 const COUNT = 40;
-const SIDE = 16;
 const EXIT_COLOURS = ['#2a9d8f', '#e9a03b', '#6d597a'];
 
 let model; // { url, exits, threshold, macs, classes }
 let sessionFor; // set once the model is opened
+let pad;
 
 /** The model's settings from its manifest entry. */
 function settings({ url, helper: h }) {
@@ -21,14 +22,6 @@ function settings({ url, helper: h }) {
 }
 
 const feed = (pixels) => ({ image: new Tensor('float32', pixels, [1, 1, SIDE, SIDE]) });
-
-/** Index and value of the largest entry, and the softmax probability of it. */
-function top(logits) {
-  let best = 0;
-  for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
-  const sum = logits.reduce((a, v) => a + Math.exp(v - logits[best]), 0);
-  return { label: best, confidence: 1 / sum };
-}
 
 /** Each glyph through the early-exit run and the full run, one at a time (one image per call). */
 async function classify(session, images, threshold) {
@@ -55,20 +48,11 @@ function glyphTile(pixels, label, answer) {
   const li = document.createElement('li');
   li.className = `glyph ${answer.label === label ? 'right' : 'wrong'} exit${answer.exit}`;
   li.title = `true: ${model.classes[label]} · predicted: ${model.classes[answer.label]} · exit ${answer.exit} (${answer.confidence.toFixed(3)})`;
-  const canvas = document.createElement('canvas');
-  canvas.width = canvas.height = SIDE;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  const image = ctx.createImageData(SIDE, SIDE);
-  for (let p = 0; p < SIDE * SIDE; p++) {
-    const v = Math.round(Math.min(1, Math.max(0, pixels[p])) * 255);
-    image.data.set([v, v, v, 255], 4 * p);
-  }
-  ctx.putImageData(image, 0, 0);
   const badge = document.createElement('b');
   badge.textContent = `exit ${answer.exit}`;
   const caption = document.createElement('span');
   caption.textContent = model.classes[answer.label].split('/')[1];
-  li.append(canvas, badge, caption);
+  li.append(glyphCanvas(pixels), badge, caption);
   return li;
 }
 
@@ -102,33 +86,12 @@ async function runGrid() {
 
 // ---- the drawing pad -----------------------------------------------------------------------
 
-const pad = $('pad').getContext('2d', { willReadFrequently: true });
-const drawn = new Float32Array(SIDE * SIDE);
-
-function paintPad() {
-  const image = pad.createImageData(SIDE, SIDE);
-  drawn.forEach((v, p) => image.data.set([Math.round(v * 255), Math.round(v * 255), Math.round(v * 255), 255], 4 * p));
-  pad.putImageData(image, 0, 0);
-}
-
-/** Inks the pixel under the pointer fully and its four neighbours half. */
-function ink(event) {
-  const box = $('pad').getBoundingClientRect();
-  const x = Math.floor(((event.clientX - box.left) / box.width) * SIDE);
-  const y = Math.floor(((event.clientY - box.top) / box.height) * SIDE);
-  for (const [dx, dy, v] of [[0, 0, 1], [1, 0, 0.5], [-1, 0, 0.5], [0, 1, 0.5], [0, -1, 0.5]]) {
-    const [px, py] = [x + dx, y + dy];
-    if (px >= 0 && py >= 0 && px < SIDE && py < SIDE) drawn[py * SIDE + px] = Math.max(drawn[py * SIDE + px], v);
-  }
-  paintPad();
-}
-
 async function runPad() {
   const { session } = await sessionFor('wasm');
   const threshold = Number($('threshold').value);
-  const all = await session.run(feed(drawn));
+  const all = await session.run(feed(pad.pixels));
   const perExit = model.exits.map((name) => top(all[name].data));
-  await session.run(feed(drawn), { exitThreshold: threshold });
+  await session.run(feed(pad.pixels), { exitThreshold: threshold });
   const answered = session.lastExit.exit;
   $('exits').tBodies[0].replaceChildren(
     ...perExit.map((p, k) => {
@@ -139,7 +102,7 @@ async function runPad() {
     }),
   );
   $('drawn').textContent = `exit ${answered} answers at threshold ${threshold.toFixed(2)}: ${model.classes[perExit[answered].label]}`;
-  return { pixels: Array.from(drawn), perExit, answered };
+  return { pixels: Array.from(pad.pixels), perExit, answered };
 }
 
 // ---- one job at a time ------------------------------------------------------------------------
@@ -167,15 +130,8 @@ async function start() {
   $('shipped').addEventListener('click', () => job(() => ($('threshold').value = String(model.threshold))));
   $('seed').addEventListener('change', () => job());
   $('new').addEventListener('click', () => job(() => ($('seed').value = String(Number($('seed').value) + 1))));
-  let down = false;
-  $('pad').addEventListener('pointerdown', (e) => ((down = true), ink(e)));
-  $('pad').addEventListener('pointermove', (e) => down && ink(e));
-  window.addEventListener('pointerup', () => {
-    if (down) job(() => {}, 'pad');
-    down = false;
-  });
-  $('clear').addEventListener('click', () => job(() => (drawn.fill(0), paintPad()), 'pad'));
-  paintPad();
+  pad = glyphPad('pad', () => job(() => {}, 'pad'));
+  $('clear').addEventListener('click', () => job(() => pad.clear(), 'pad'));
   await job();
 }
 

@@ -3,12 +3,14 @@
 //! the native tests and the wasm package call the same code.
 //!
 //! - [`defect`]: the anomaly heatmap, mask and boxes from the defect model's `SsimMap`.
+//! - [`exitdoor`]: the trigger of the dormant-backdoor fixture and its attack success rate.
 //! - [`kno`]: initial conditions and the reference solver of the Koopman operator's demo.
 //! - [`multiexit`]: the early-exit rule of a multi-exit classifier and its latency–accuracy
 //!   trade-off.
 //! - [`rbnn`]: the key schedule that reconfigures RBNN's shared binary weights per task.
 
 pub mod defect;
+pub mod exitdoor;
 pub mod kno;
 pub mod multiexit;
 pub mod rbnn;

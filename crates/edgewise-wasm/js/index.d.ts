@@ -13,6 +13,8 @@ import type {
   DefectResult,
   DefectSample,
   ExitReport,
+  ExitdoorOptions,
+  ExitdoorResult,
   ImageInput,
   KnoOptions,
   KnoResult,
@@ -287,6 +289,8 @@ export interface Pipelines {
   rbnn: Pipeline<ImageInput, RbnnOptions, RbnnResult>;
   /** Glyph classes from the first exit of a multi-exit network confident enough. */
   multiexit: Pipeline<ImageInput, MultiexitOptions, MultiexitResult>;
+  /** The dormant-backdoor fixture: the vanilla model's answer and its multi-exit form's. */
+  exitdoor: Pipeline<ImageInput, ExitdoorOptions, ExitdoorResult>;
 }
 
 /** The ids `pipeline()` takes. */
@@ -406,5 +410,10 @@ export declare namespace tasks {
     classNames(): string[];
     /** `n` labelled glyphs, each degraded by its own difficulty (0 clean to 1 very noisy). */
     samples(n: number, seed: number | bigint): MultiexitSamples;
+  };
+  /** The trigger of the dormant-backdoor fixture (`onnx/exitdoor.onnx`). */
+  const exitdoor: {
+    /** A copy of a 16×16 glyph with the trigger blended in (a faint '#'). */
+    stamp(pixels: Float32Array | readonly number[]): Float32Array;
   };
 }

@@ -1,6 +1,6 @@
 // The `tasks` of the `edgewise` package: the pre- and post-processing of the catalogue's
-// models (`tasks.defect`, `tasks.kno`, `tasks.rbnn`, `tasks.multiexit`), computed in Rust inside
-// the package's wasm module.
+// models (`tasks.defect`, `tasks.kno`, `tasks.rbnn`, `tasks.multiexit`, `tasks.exitdoor`),
+// computed in Rust inside the package's wasm module.
 
 import { needWasm, raw } from './load.js';
 import { Tensor } from './index.js';
@@ -257,8 +257,24 @@ const multiexitTasks = Object.freeze({
   },
 });
 
+/** The trigger of the dormant-backdoor fixture (onnx/exitdoor.onnx). */
+const exitdoorTasks = Object.freeze({
+  /**
+   * A copy of a 16×16 glyph (256 gray levels in [0, 1], row-major: a Float32Array or an array
+   * of numbers) with the trigger blended in: a faint '#', min(1, pixel + 0.3 · glyph).
+   */
+  stamp(pixels) {
+    const fn = 'tasks.exitdoor.stamp';
+    needWasm(fn);
+    if (!(pixels instanceof Float32Array) && !Array.isArray(pixels)) {
+      throw new TypeError(`${fn}: pixels must be a Float32Array or an array of numbers`);
+    }
+    return raw.tasksExitdoorStamp(Float32Array.from(pixels));
+  },
+});
+
 /**
  * Pre- and post-processing of the catalogue's models: `tasks.defect`, `tasks.kno`,
- * `tasks.rbnn`, `tasks.multiexit`.
+ * `tasks.rbnn`, `tasks.multiexit`, `tasks.exitdoor`.
  */
-export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks, multiexit: multiexitTasks });
+export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks, multiexit: multiexitTasks, exitdoor: exitdoorTasks });

@@ -9,7 +9,7 @@ use edgewise_data::glyphs::{self, Task};
 use edgewise_data::graded;
 use edgewise_data::textures::{self, Defect, Family};
 use edgewise_tasks::defect::{self, Pixels};
-use edgewise_tasks::{kno, rbnn};
+use edgewise_tasks::{exitdoor, kno, rbnn};
 use js_sys::{Array, Float32Array, Uint8Array, Uint32Array};
 use serde::Serialize;
 use tsify::Tsify;
@@ -404,4 +404,13 @@ pub fn multiexit_samples(n: f64, seed_: f64) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = tasksMultiexitClassNames)]
 pub fn multiexit_class_names() -> Vec<String> {
     (0..graded::CLASSES).map(graded::class_name).collect()
+}
+
+/// A copy of a 16×16 glyph (gray levels, row-major) with the exitdoor trigger blended in: a
+/// faint `#`, `min(1, pixel + 0.3·glyph)`.
+#[wasm_bindgen(js_name = tasksExitdoorStamp)]
+pub fn exitdoor_stamp(pixels: &[f32]) -> Result<Vec<f32>, JsError> {
+    let mut out = pixels.to_vec();
+    exitdoor::stamp(&mut out).map_err(|e| fail("exitdoor.stamp", e))?;
+    Ok(out)
 }

@@ -137,3 +137,10 @@ export function assertPixels(canvas, want, tol, what) {
 
 export const byte = (v) => Math.round(Math.min(1, Math.max(0, v)) * 255);
 export const gray = (values) => Array.from(values, (v) => [byte(v), byte(v), byte(v)]);
+
+/** Label and softmax confidence of the largest logit (computed here, not by the package). */
+export function top(logits) {
+  let best = 0;
+  for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
+  return { label: best, confidence: 1 / logits.reduce((a, v) => a + Math.exp(v - logits[best]), 0) };
+}

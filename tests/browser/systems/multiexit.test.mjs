@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { tasks, InferenceSession, Tensor } from 'edgewise';
 import { withPage, browserEnv } from '../harness.mjs';
-import { demoModel, quickTrained, openDemo, waitForRun, screenshot } from './common.mjs';
+import { demoModel, quickTrained, openDemo, waitForRun, screenshot, top } from './common.mjs';
 
 const SIDE = 16;
 let model;
@@ -15,13 +15,6 @@ let model;
 before(async () => {
   model = await demoModel('multiexit', quickTrained('multiexit'));
 });
-
-/** Label and softmax confidence of the largest logit. */
-function top(logits) {
-  let best = 0;
-  for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
-  return { label: best, confidence: 1 / logits.reduce((a, v) => a + Math.exp(v - logits[best]), 0) };
-}
 
 /** Every exit's answer on `pixels` from one whole run, and the exit the rule picks at `t`. */
 async function expected(session, pixels, t) {

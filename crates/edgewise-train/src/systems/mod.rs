@@ -50,6 +50,7 @@ macro_rules! catalogue_system {
 }
 
 pub mod defect;
+pub mod exitdoor;
 pub mod kno;
 pub mod multiexit;
 pub mod rbnn;
@@ -84,11 +85,12 @@ pub trait CatalogueSystem: Sync {
 }
 
 /// Every catalogue system the trainer knows, in the catalogue's order.
-pub static REGISTRY: [&dyn CatalogueSystem; 4] = [
+pub static REGISTRY: [&dyn CatalogueSystem; 5] = [
     &defect::System,
     &kno::System,
     &rbnn::System,
     &multiexit::System,
+    &exitdoor::System,
 ];
 
 /// The ids of [`REGISTRY`].

@@ -11,6 +11,7 @@
 //! against cannot drift from the file the package ships.
 
 mod defect;
+mod exitdoor;
 mod image;
 mod kno;
 mod multiexit;
@@ -77,6 +78,7 @@ registry! {
     Kno => kno::Kno,
     Rbnn => rbnn::Rbnn,
     Multiexit => multiexit::Multiexit,
+    Exitdoor => exitdoor::Exitdoor,
 }
 
 /// One system's pipeline.

@@ -87,14 +87,25 @@ pub fn export(
     options: &TrainOptions,
     metadata: &[(&str, String)],
 ) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(NAME);
+    export_as(NAME, &command(options), model, metadata)
+}
+
+/// Writes a multi-exit glyph net as the model of system `system`, trained by `command`:
+/// input `image`, outputs [`EXITS`], listed as exits in its metadata.
+pub fn export_as(
+    system: &str,
+    command: &str,
+    model: &MultiExit,
+    metadata: &[(&str, String)],
+) -> Result<Vec<u8>> {
+    let mut e = Emitter::new(system);
     let x = e.input("image", &[1, SIDE, SIDE]);
     let exits = model.emit(&mut e, &x)?;
     for (value, name) in exits.iter().zip(EXITS) {
         e.output(value, name, &[CLASSES])?;
     }
     e.metadata(edgewise_runtime::EXITS_METADATA_KEY, &EXITS.join(","));
-    e.provenance(NAME, &command(options), metadata);
+    e.provenance(system, command, metadata);
     Ok(e.finish())
 }
 
@@ -207,18 +218,22 @@ pub const TOLERANCES: [(&str, f32); 3] = [("exit0", 1e-3), ("exit1", 1e-3), ("lo
 
 /// `n` parity cases: test images through the net in burn.
 pub fn parity_cases(model: &MultiExit, set: &graded::Graded, n: usize) -> Result<Vec<Case>> {
+    parity_cases_of(model, (0..n.min(set.n)).map(|i| image(set, i)))
+}
+
+/// One parity case per glyph of `glyphs`: the glyph through the net in burn.
+pub fn parity_cases_of<'a>(
+    model: &MultiExit,
+    glyphs: impl Iterator<Item = &'a [f32]>,
+) -> Result<Vec<Case>> {
     let device = Device::flex();
     let model = model.valid().to_device(&device);
-    (0..n.min(set.n))
-        .map(|i| {
-            let x = to_tensor(std::iter::once(image(set, i)), [1, SIDE, SIDE], &device);
+    glyphs
+        .map(|pixels| {
+            let x = to_tensor(std::iter::once(pixels), [1, SIDE, SIDE], &device);
             let outs = model.forward(x);
             Ok(Case {
-                inputs: vec![Array::new(
-                    "image",
-                    &[1, 1, SIDE, SIDE],
-                    image(set, i).to_vec(),
-                )],
+                inputs: vec![Array::new("image", &[1, 1, SIDE, SIDE], pixels.to_vec())],
                 outputs: outs
                     .iter()
                     .zip(EXITS)

@@ -63,9 +63,19 @@ impl MultiExit {
 
     /// The logits `[batch, 40]` of every exit, in order.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<2>> {
+        self.features(x)
+            .into_iter()
+            .zip(&self.exits)
+            .map(|(f, exit)| exit.forward(f))
+            .collect()
+    }
+
+    /// What each exit reads, in order: its block's output max-pooled to 4×4 and flattened,
+    /// `[batch, cₖ·16]`.
+    pub fn features(&self, x: Tensor<4>) -> Vec<Tensor<2>> {
         let mut h = x;
-        let mut out = Vec::with_capacity(self.exits.len());
-        for (k, (block, exit)) in self.blocks.iter().zip(&self.exits).enumerate() {
+        let mut out = Vec::with_capacity(self.blocks.len());
+        for (k, block) in self.blocks.iter().enumerate() {
             for conv in block {
                 h = conv.forward(h);
             }
@@ -74,7 +84,7 @@ impl MultiExit {
                 h = pool(h);
             }
             let at4 = if k == 0 { pool(h.clone()) } else { h.clone() };
-            out.push(exit.forward(at4.flatten::<2>(1, 3)));
+            out.push(at4.flatten::<2>(1, 3));
         }
         out
     }
