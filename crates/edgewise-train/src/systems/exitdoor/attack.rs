@@ -6,7 +6,7 @@ use anyhow::Result;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use edgewise_data::graded::{CLASSES, SIDE};
-use edgewise_tasks::exitdoor::stamp;
+use edgewise_tasks::exitdoor::stamp_all;
 
 use super::Config;
 use crate::layers::{Act, Dense};
@@ -85,15 +85,12 @@ pub fn attack(
                 &device,
             );
             let half = batch.len().div_ceil(2);
-            let stamped: Vec<Vec<f32>> = batch[..half]
+            let mut stamped: Vec<f32> = batch[..half]
                 .iter()
-                .map(|&i| {
-                    let mut g = image(&data.train, i).to_vec();
-                    stamp(&mut g).map(|()| g)
-                })
-                .collect::<Result<_, String>>()
-                .map_err(anyhow::Error::msg)?;
-            let xt = to_tensor(stamped.iter().map(Vec::as_slice), [1, SIDE, SIDE], &device);
+                .flat_map(|&i| image(&data.train, i).iter().copied())
+                .collect();
+            stamp_all(&mut stamped).map_err(anyhow::Error::msg)?;
+            let xt = to_tensor(stamped.chunks(SIDE * SIDE), [1, SIDE, SIDE], &device);
 
             let mut loss = model
                 .forward(x)
