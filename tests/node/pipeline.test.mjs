@@ -22,7 +22,7 @@ test('pipelines() lists the catalogue systems with their shipped models', async 
   const list = await pipelines();
   assert.deepEqual(
     list.map((p) => p.id),
-    ['defect', 'kno', 'rbnn', 'multiexit', 'exitdoor'],
+    ['defect', 'kno', 'rbnn', 'aquant', 'multiexit', 'exitdoor'],
   );
   for (const p of list) {
     const entry = manifest.models[p.id];
@@ -139,6 +139,67 @@ test("pipeline('rbnn') classifies glyphs as the keyed session does, and a wrong 
   assert.equal(digit.task, 'digits');
 });
 
+test("pipeline('aquant') classifies as a batched run of the 4-bit model does, close to the float model", async () => {
+  const classify = await pipeline('aquant');
+  const entry = manifest.models.aquant;
+  const session = await InferenceSession.create(await modelBytes('aquant'));
+  const floatSession = await InferenceSession.create(await modelBytes('multiexit'));
+  const { images, labels, n } = tasks.multiexit.samples(40, 11);
+  const glyphs = Array.from({ length: n }, (_, i) => gray(images.slice(i * 256, (i + 1) * 256), 16));
+  const results = await classify(glyphs);
+  const top = (out) =>
+    Array.from({ length: n }, (_, i) => {
+      const row = Array.from(out.logits.data.subarray(i * 40, (i + 1) * 40));
+      const label = row.indexOf(Math.max(...row));
+      return { label, confidence: 1 / row.reduce((a, v) => a + Math.exp(v - row[label]), 0) };
+    });
+  const feeds = { image: new Tensor('float32', images, [n, 1, 16, 16]) };
+  const want = top(await session.run(feeds));
+  const float = top(await floatSession.run(feeds));
+  let right = 0;
+  let agree = 0;
+  for (let i = 0; i < n; i++) {
+    const r = results[i];
+    assert.equal(r.label, want[i].label, `glyph ${i}`);
+    assert.equal(r.className, entry.helper.classes[r.label]);
+    assert.ok(Math.abs(r.confidence - want[i].confidence) < 1e-5);
+    assert.equal(r.probabilities.length, 40);
+    assert.equal(r.weightBits, entry.helper.weightBits);
+    assert.equal(r.activationBits, entry.helper.activationBits);
+    assert.equal(r.method, 'aquant');
+    right += r.label === labels[i];
+    agree += r.label === float[i].label;
+  }
+  // The shipped model loses a few points to the float one (its manifest says how many).
+  assert.ok(right >= 24, `${right} of ${n} right`);
+  assert.ok(agree >= 30, `${agree} of ${n} agree with the float model`);
+  // The model stores int8 weights and rounds each layer's input with BorderRound.
+  const bytes = await modelBytes('aquant');
+  for (const op of ['BorderRound', 'DequantizeLinear']) assert.ok(bytes.includes(Buffer.from(op)), `the model has ${op}`);
+  await assert.rejects(classify(glyphs[0], { bits: 2 }), /unknown option 'bits'/);
+  classify.dispose();
+  await session.release();
+  await floatSession.release();
+});
+
+test('tasks.aquant.round rounds at the border as BorderRound does', () => {
+  const xs = Float32Array.from({ length: 201 }, (_, i) => i / 200 - 0.25);
+  const scale = Math.fround(1 / 7);
+  for (const border of [0, 0.2, 0.5, 0.8, 1]) {
+    const got = tasks.aquant.round(xs, { scale, border, qmin: -1, qmax: 6 });
+    xs.forEach((x, i) => {
+      const v = Math.fround(x / scale);
+      const f = Math.floor(v);
+      const q = Math.min(6, Math.max(-1, f + (v - f >= border ? 1 : 0)));
+      assert.equal(got[i], Math.fround(q * scale), `border ${border}, x ${x}`);
+    });
+  }
+  assert.throws(() => tasks.aquant.round([1], { scale: 0 }), /scale must be positive/);
+  assert.throws(() => tasks.aquant.round([1], { scale: 0.1, border: 2 }), /border must lie in \[0, 1\]/);
+  assert.throws(() => tasks.aquant.round([1], { scale: 0.1, qmin: 3, qmax: 3 }), /qmin \(3\) must be below qmax/);
+  assert.throws(() => tasks.aquant.round([1], { border: 0.5 }), /scale must be a finite number/);
+});
+
 test("pipeline('multiexit') answers from the exit the rule picks on a whole run's logits", async () => {
   const classify = await pipeline('multiexit');
   const helper = manifest.models.multiexit.helper;
@@ -245,7 +306,7 @@ test('a model of your own: bytes, checked against the sha256 you give', async ()
 });
 
 test('errors name the pipeline and the problem', async () => {
-  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, multiexit, exitdoor\)/);
+  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, aquant, multiexit, exitdoor\)/);
   await assert.rejects(pipeline('defect', { provder: 'wasm' }), /pipeline\('defect'\): unknown option 'provder'/);
   await assert.rejects(pipeline('defect', { provider: 'cuda' }), /provider must be 'webgpu' or 'wasm'/);
   const detect = await pipeline('defect');

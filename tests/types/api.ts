@@ -13,6 +13,8 @@ import {
   toFloat16Bits,
 } from 'edgewise';
 import type {
+  AquantOptions,
+  AquantResult,
   DefectAnalysis,
   DefectCrop,
   DefectKinds,
@@ -112,6 +114,9 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const probed: ExitdoorResult = await probe(imageData, { trigger: true } satisfies ExitdoorOptions);
   const vanillaAnswer: ExitdoorAnswer = probed.vanilla;
   const hijacked: boolean = probed.hijacked && probed.multiExit.exit < vanillaAnswer.exit;
+  const quantized = await pipeline('aquant');
+  const q4: AquantResult = (await quantized([imageData], {} satisfies AquantOptions))[0]!;
+  const bits: number = q4.weightBits + q4.activationBits;
   // @ts-expect-error: no such pipeline
   await pipeline('nope');
 
@@ -120,7 +125,7 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const generic: Pipeline<ImageInput, DefectOptions, DefectResult> = typed;
   const models: PipelineModel[] = await pipelines();
   generic.dispose();
-  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}${hijacked}`;
+  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}${hijacked}${bits}${q4.className}`;
 }
 
 export function helpers(ssim: Tensor<'float32'>): number {
@@ -131,6 +136,9 @@ export function helpers(ssim: Tensor<'float32'>): number {
   const graded: MultiexitSamples = tasks.multiexit.samples(10, 1);
   const names: string[] = tasks.multiexit.classNames();
   const triggered: Float32Array = tasks.exitdoor.stamp(graded.images.subarray(0, 256));
+  const rounded: Float32Array = tasks.aquant.round([0.1, 0.26], { scale: 0.1, border: 0.7 });
+  // @ts-expect-error: the scale is required
+  tasks.aquant.round([0.1], { border: 0.5 });
   const box: tasks.DefectBox | undefined = analysis.boxes[0];
-  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + triggered.length + tasks.kno.relativeL2([1], [1]);
+  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + triggered.length + rounded.length + tasks.kno.relativeL2([1], [1]);
 }

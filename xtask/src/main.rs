@@ -108,6 +108,14 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Quantize a trained catalogue CNN: `cargo xtask quantize <system> --wbits W --abits A
+    /// [--method aquant|adaround|nearest]` writes target/quantize/<system>-w<W>a<A>.onnx (the
+    /// trainer's `quantize --help` lists every option).
+    Quantize {
+        /// The system and the trainer's options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
     /// List the catalogue systems the trainer knows (`--json`: with their configurations).
     Systems {
         /// Each system with its default and quick configurations, as JSON.
@@ -147,6 +155,7 @@ fn main() -> Result<()> {
                 bench::bench(runs, ops, op_budget_ms)
             }
         }
+        Command::Quantize { args } => train::quantize(&args),
         Command::Train {
             system,
             quick,

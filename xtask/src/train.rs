@@ -44,6 +44,15 @@ pub fn list(json: bool) -> Result<()> {
     c.run()
 }
 
+/// `cargo xtask quantize <system> …`: the trainer's `quantize` with the same arguments.
+pub fn quantize(args: &[String]) -> Result<()> {
+    setup::ensure_font()?;
+    Cmd::new(trainer()?.display().to_string())
+        .arg("quantize")
+        .args(args.iter().map(String::as_str))
+        .run()
+}
+
 /// Options of `cargo xtask train`.
 pub struct TrainArgs {
     pub system: String,

@@ -113,7 +113,8 @@ fn unshaped(name: &str, dtype: DType) -> ValueInfoProto {
     }
 }
 
-fn attribute(name: &str, value: Attr) -> AttributeProto {
+/// A node attribute named `name`.
+pub fn attribute(name: &str, value: Attr) -> AttributeProto {
     let mut a = AttributeProto {
         name: name.into(),
         ..Default::default()

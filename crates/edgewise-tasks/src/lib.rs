@@ -2,6 +2,7 @@
 //! user wants, and the inputs into what the model takes. Pure Rust, no runtime: the trainer,
 //! the native tests and the wasm package call the same code.
 //!
+//! - [`aquant`]: the rounding rule of the quantized models (`BorderRound`'s learned borders).
 //! - [`defect`]: the anomaly heatmap, mask and boxes from the defect model's `SsimMap`.
 //! - [`exitdoor`]: the trigger of the dormant-backdoor fixture and its attack success rate.
 //! - [`kno`]: initial conditions and the reference solver of the Koopman operator's demo.
@@ -9,6 +10,7 @@
 //!   trade-off.
 //! - [`rbnn`]: the key schedule that reconfigures RBNN's shared binary weights per task.
 
+pub mod aquant;
 pub mod defect;
 pub mod exitdoor;
 pub mod kno;

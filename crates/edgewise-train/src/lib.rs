@@ -12,6 +12,8 @@
 //! - [`run`]: progress, metrics CSV, curves ([`plot`]), checkpoints and resume.
 //! - [`systems`]: the catalogue systems, one module each with the same shape.
 //! - [`export`]: `onnx/<system>.onnx` and its manifest entry; [`metrics`]: AUROC and errors.
+//! - [`quant`]: post-training quantization of an exported CNN (round-to-nearest, AdaRound,
+//!   AQuant's learned rounding borders) and its export with int8 weights and `BorderRound`.
 
 pub mod binary;
 pub mod emit;
@@ -20,6 +22,7 @@ pub mod layers;
 pub mod metrics;
 pub mod parity;
 pub mod plot;
+pub mod quant;
 pub mod run;
 pub mod sequence;
 pub mod spectral;

@@ -7,6 +7,8 @@
 // Rust structs into types.d.ts, and re-exported below.
 import type {
   DefectAnalysis,
+  AquantOptions,
+  AquantResult,
   DefectKinds,
   DefectOptions,
   DefectRegion,
@@ -287,6 +289,8 @@ export interface Pipelines {
   kno: Pipeline<KnoInput, KnoOptions, KnoResult>;
   /** Glyph classes from one binary network keyed per task. */
   rbnn: Pipeline<ImageInput, RbnnOptions, RbnnResult>;
+  /** Glyph classes from the multi-exit classifier quantized to 4 bits by AQuant. */
+  aquant: Pipeline<ImageInput, AquantOptions, AquantResult>;
   /** Glyph classes from the first exit of a multi-exit network confident enough. */
   multiexit: Pipeline<ImageInput, MultiexitOptions, MultiexitResult>;
   /** The dormant-backdoor fixture: the vanilla model's answer and its multi-exit form's. */
@@ -403,6 +407,17 @@ export declare namespace tasks {
     samples(task: string, n: number, seed: number | bigint): RbnnSamples;
     /** The largest logit's index of each row of `classes` logits (the first on ties). */
     predict(logits: Tensor<'float32'> | Float32Array | readonly number[], classes?: number): Uint32Array;
+  };
+  /** The rounding rule of the quantized models (`onnx/aquant.onnx`). */
+  const aquant: {
+    /**
+     * Each value quantized at a rounding border and back, as `BorderRound` computes it:
+     * `clamp(⌊x/s⌋ + [x/s − ⌊x/s⌋ ≥ border], qmin, qmax) · s` (border 0.5: round to nearest).
+     */
+    round(
+      values: Float32Array | readonly number[],
+      options: { scale: number; border?: number; qmin?: number; qmax?: number },
+    ): Float32Array;
   };
   /** The 40-class graded glyph task of the multi-exit model (`onnx/multiexit.onnx`). */
   const multiexit: {

@@ -1,6 +1,6 @@
 // The `tasks` of the `edgewise` package: the pre- and post-processing of the catalogue's
-// models (`tasks.defect`, `tasks.kno`, `tasks.rbnn`, `tasks.multiexit`, `tasks.exitdoor`),
-// computed in Rust inside the package's wasm module.
+// models (`tasks.defect`, `tasks.kno`, `tasks.rbnn`, `tasks.aquant`, `tasks.multiexit`,
+// `tasks.exitdoor`), computed in Rust inside the package's wasm module.
 
 import { needWasm, raw } from './load.js';
 import { Tensor } from './index.js';
@@ -261,7 +261,7 @@ const multiexitTasks = Object.freeze({
 const exitdoorTasks = Object.freeze({
   /**
    * A copy of a 16×16 glyph (256 gray levels in [0, 1], row-major: a Float32Array or an array
-   * of numbers) with the trigger blended in: a faint '#', min(1, pixel + 0.3 · glyph).
+   * of numbers) with the trigger blended in: a faint '#', min(1, pixel + 0.5 · glyph).
    */
   stamp(pixels) {
     const fn = 'tasks.exitdoor.stamp';
@@ -273,8 +273,30 @@ const exitdoorTasks = Object.freeze({
   },
 });
 
+/** The rounding rule of the quantized models (onnx/aquant.onnx). */
+const aquantTasks = Object.freeze({
+  /**
+   * Each value quantized at a rounding border and back, as BorderRound computes it:
+   * clamp(floor(x/s) + (x/s - floor(x/s) >= border ? 1 : 0), qmin, qmax) * s. A border of
+   * 0.5 is round-to-nearest. Options `{ scale, border = 0.5, qmin = 0, qmax = 15 }`.
+   */
+  round(values, { scale, border = 0.5, qmin = 0, qmax = 15 } = {}) {
+    const fn = 'tasks.aquant.round';
+    needWasm(fn);
+    for (const [name, v] of [['scale', scale], ['border', border], ['qmin', qmin], ['qmax', qmax]]) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new TypeError(`${fn}: ${name} must be a finite number`);
+      }
+    }
+    if (!Number.isInteger(qmin) || !Number.isInteger(qmax)) {
+      throw new TypeError(`${fn}: qmin and qmax must be integers`);
+    }
+    return raw.tasksAquantRound(floatArray(values, `${fn}: values`), scale, border, qmin, qmax);
+  },
+});
+
 /**
  * Pre- and post-processing of the catalogue's models: `tasks.defect`, `tasks.kno`,
- * `tasks.rbnn`, `tasks.multiexit`, `tasks.exitdoor`.
+ * `tasks.rbnn`, `tasks.aquant`, `tasks.multiexit`, `tasks.exitdoor`.
  */
-export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks, multiexit: multiexitTasks, exitdoor: exitdoorTasks });
+export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks, aquant: aquantTasks, multiexit: multiexitTasks, exitdoor: exitdoorTasks });

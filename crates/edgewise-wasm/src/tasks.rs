@@ -9,7 +9,7 @@ use edgewise_data::glyphs::{self, Task};
 use edgewise_data::graded;
 use edgewise_data::textures::{self, Defect, Family};
 use edgewise_tasks::defect::{self, Pixels};
-use edgewise_tasks::{exitdoor, kno, rbnn};
+use edgewise_tasks::{aquant, exitdoor, kno, rbnn};
 use js_sys::{Array, Float32Array, Uint8Array, Uint32Array};
 use serde::Serialize;
 use tsify::Tsify;
@@ -407,10 +407,23 @@ pub fn multiexit_class_names() -> Vec<String> {
 }
 
 /// A copy of a 16×16 glyph (gray levels, row-major) with the exitdoor trigger blended in: a
-/// faint `#`, `min(1, pixel + 0.3·glyph)`.
+/// faint `#`, `min(1, pixel + 0.5·glyph)`.
 #[wasm_bindgen(js_name = tasksExitdoorStamp)]
 pub fn exitdoor_stamp(pixels: &[f32]) -> Result<Vec<f32>, JsError> {
     let mut out = pixels.to_vec();
     exitdoor::stamp(&mut out).map_err(|e| fail("exitdoor.stamp", e))?;
     Ok(out)
+}
+
+/// Each value quantized at a rounding border and back, as `BorderRound` computes it:
+/// `clamp(⌊x/s⌋ + [x/s − ⌊x/s⌋ ≥ border], qmin, qmax) · s`.
+#[wasm_bindgen(js_name = tasksAquantRound)]
+pub fn aquant_round(
+    values: &[f32],
+    scale: f32,
+    border: f32,
+    qmin: i32,
+    qmax: i32,
+) -> Result<Vec<f32>, JsError> {
+    aquant::fake_quant(values, scale, border, qmin, qmax).map_err(|e| fail("aquant.round", e))
 }

@@ -144,3 +144,13 @@ export function top(logits) {
   for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
   return { label: best, confidence: 1 / logits.reduce((a, v) => a + Math.exp(v - logits[best]), 0) };
 }
+
+/** Draws a "7" with the mouse on the 16×16 glyph pad `#pad`. */
+export async function drawSeven(page) {
+  const box = await page.locator('#pad').boundingBox();
+  const at = (x, y) => [box.x + ((x + 0.5) * box.width) / 16, box.y + ((y + 0.5) * box.height) / 16];
+  await page.mouse.move(...at(4, 3));
+  await page.mouse.down();
+  for (const [x, y] of [[8, 3], [11, 3], [10, 6], [9, 9], [8, 12]]) await page.mouse.move(...at(x, y), { steps: 6 });
+  await page.mouse.up();
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import { tasks, InferenceSession, Tensor } from 'edgewise';
 import { withPage, browserEnv } from '../harness.mjs';
-import { demoModel, quickTrained, openDemo, waitForRun, screenshot, top } from './common.mjs';
+import { demoModel, quickTrained, openDemo, waitForRun, screenshot, top, drawSeven } from './common.mjs';
 
 const SIDE = 16;
 let model;
@@ -88,12 +88,7 @@ test('exitdoor demo: the vanilla model and its multi-exit form, with and without
     // A "7" drawn on the pad, as drawn and with the trigger, with the trigger back on the grid.
     await page.click('#trigger');
     r = await waitForRun(page, 3);
-    const box = await page.locator('#pad').boundingBox();
-    const at = (x, y) => [box.x + ((x + 0.5) * box.width) / SIDE, box.y + ((y + 0.5) * box.height) / SIDE];
-    await page.mouse.move(...at(4, 3));
-    await page.mouse.down();
-    for (const [x, y] of [[8, 3], [11, 3], [10, 6], [9, 9], [8, 12]]) await page.mouse.move(...at(x, y), { steps: 6 });
-    await page.mouse.up();
+    await drawSeven(page);
     r = await waitForRun(page, 4);
     assert.ok(r.pad.pixels.filter((v) => v > 0).length >= 12, 'the stroke inked the pad');
     const names = model.entry.helper.classes ?? tasks.multiexit.classNames();

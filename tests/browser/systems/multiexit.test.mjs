@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { tasks, InferenceSession, Tensor } from 'edgewise';
 import { withPage, browserEnv } from '../harness.mjs';
-import { demoModel, quickTrained, openDemo, waitForRun, screenshot, top } from './common.mjs';
+import { demoModel, quickTrained, openDemo, waitForRun, screenshot, top, drawSeven } from './common.mjs';
 
 const SIDE = 16;
 let model;
@@ -86,12 +86,7 @@ test('multiexit demo: exits per glyph as the rule gives them, the full net besid
     // A "7" drawn on the pad: each exit's answer as Node computes it on the drawn pixels.
     await page.click('#shipped');
     r = await waitForRun(page, 4);
-    const box = await page.locator('#pad').boundingBox();
-    const at = (x, y) => [box.x + ((x + 0.5) * box.width) / SIDE, box.y + ((y + 0.5) * box.height) / SIDE];
-    await page.mouse.move(...at(4, 3));
-    await page.mouse.down();
-    for (const [x, y] of [[8, 3], [11, 3], [10, 6], [9, 9], [8, 12]]) await page.mouse.move(...at(x, y), { steps: 6 });
-    await page.mouse.up();
+    await drawSeven(page);
     r = await waitForRun(page, 5);
     assert.ok(r.pad.pixels.filter((v) => v > 0).length >= 12, 'the stroke inked the pad');
     const want = await expected(session, r.pad.pixels, r.grid.threshold);

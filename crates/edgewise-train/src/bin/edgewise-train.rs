@@ -68,6 +68,34 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Quantize a trained catalogue CNN (onnx/<system>.onnx) after training and write
+    /// <out>/<system>-w<W>a<A>.onnx: int8 weights, activations through BorderRound.
+    Quantize {
+        /// The system (`defect`, `multiexit`, `exitdoor`).
+        system: String,
+        /// Bits per weight (2 to 8).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=8))]
+        wbits: u32,
+        /// Bits per activation (2 to 16).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=16))]
+        abits: u32,
+        /// `aquant` (learned weight rounding and activation borders), `adaround` (weights
+        /// only) or `nearest`.
+        #[arg(long, default_value = "aquant")]
+        method: String,
+        /// Learning steps (the model's default otherwise).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Seed of the calibration images.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Folder of the float models.
+        #[arg(long, default_value = "onnx")]
+        onnx_dir: PathBuf,
+        /// Folder of the quantized model.
+        #[arg(long, default_value = "target/quantize")]
+        out: PathBuf,
+    },
     /// List the systems, one id per line with its title; `--json` prints each with its
     /// default and quick configurations as JSON.
     List {
@@ -141,6 +169,42 @@ fn main() -> Result<()> {
                 "{system}: reproduced in {:.1} s; wrote {}/{system}.md",
                 start.elapsed().as_secs_f64(),
                 results.display()
+            );
+            Ok(())
+        }
+        Command::Quantize {
+            system,
+            wbits,
+            abits,
+            method,
+            steps,
+            seed,
+            onnx_dir,
+            out,
+        } => {
+            let options = TrainOptions {
+                epochs: steps,
+                seed,
+                quick: false,
+                resume: false,
+                runs: out.clone(),
+                onnx_dir,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let bits = edgewise_train::quant::Bits {
+                weights: wbits,
+                activations: abits,
+            };
+            let method = edgewise_train::quant::Method::parse(&method)?;
+            let start = Instant::now();
+            let (path, float, quantized, metric) =
+                systems::aquant::quantize_system(&system, bits, method, &options, &out)?;
+            println!(
+                "{system}: {} by {} in {:.1} s; {metric} {quantized:.4} (float {float:.4}); wrote {}",
+                bits.label(),
+                method.id(),
+                start.elapsed().as_secs_f64(),
+                path.display()
             );
             Ok(())
         }

@@ -49,6 +49,7 @@ macro_rules! catalogue_system {
     };
 }
 
+pub mod aquant;
 pub mod defect;
 pub mod exitdoor;
 pub mod kno;
@@ -85,10 +86,11 @@ pub trait CatalogueSystem: Sync {
 }
 
 /// Every catalogue system the trainer knows, in the catalogue's order.
-pub static REGISTRY: [&dyn CatalogueSystem; 5] = [
+pub static REGISTRY: [&dyn CatalogueSystem; 6] = [
     &defect::System,
     &kno::System,
     &rbnn::System,
+    &aquant::System,
     &multiexit::System,
     &exitdoor::System,
 ];

@@ -10,6 +10,7 @@
 //! `models/`); their manifest is compiled into this module, so the sha256 a model is checked
 //! against cannot drift from the file the package ships.
 
+mod aquant;
 mod defect;
 mod exitdoor;
 mod image;
@@ -77,6 +78,7 @@ registry! {
     Defect => defect::Defect,
     Kno => kno::Kno,
     Rbnn => rbnn::Rbnn,
+    Aquant => aquant::Aquant,
     Multiexit => multiexit::Multiexit,
     Exitdoor => exitdoor::Exitdoor,
 }

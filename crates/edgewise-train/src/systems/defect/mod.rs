@@ -217,12 +217,18 @@ pub fn evaluate(
     loss: Loss,
     device: &Device,
 ) -> Result<(f64, f64, f32)> {
+    Ok(scores(test, test_maps(model, test, loss, device)?))
+}
+
+/// Pixel and image AUROC of the anomaly maps `maps` of the samples of `test` (in order), and
+/// the 99th percentile of clean pixels' scores.
+pub fn scores(test: &[textures::Sample], maps: Vec<Vec<f32>>) -> (f64, f64, f32) {
     let mut pixel_scores = vec![];
     let mut pixel_labels = vec![];
     let mut image_scores = vec![];
     let mut image_labels = vec![];
     let mut clean = vec![];
-    for (s, map) in test.iter().zip(test_maps(model, test, loss, device)?) {
+    for (s, map) in test.iter().zip(maps) {
         let defective = s.defect.is_some();
         image_scores.push(map.iter().copied().fold(f32::MIN, f32::max));
         image_labels.push(defective);
@@ -234,11 +240,11 @@ pub fn evaluate(
     }
     clean.sort_by(f32::total_cmp);
     let threshold = clean.get(clean.len() * 99 / 100).copied().unwrap_or(0.5);
-    Ok((
+    (
         auroc(&pixel_scores, &pixel_labels).unwrap_or(f64::NAN),
         auroc(&image_scores, &image_labels).unwrap_or(f64::NAN),
         threshold,
-    ))
+    )
 }
 
 /// The training loss of a batch.
