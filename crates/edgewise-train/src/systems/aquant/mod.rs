@@ -354,3 +354,56 @@ catalogue_system!(
     "AQuant: learned activation rounding borders for PTQ",
     |options| config(options)
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> TrainOptions {
+        let out = std::env::temp_dir().join(format!("edgewise-aquant-{}", std::process::id()));
+        TrainOptions {
+            onnx_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx"),
+            ..crate::systems::quick_options(&out)
+        }
+    }
+
+    #[test]
+    fn the_written_model_runs_in_the_runtime_as_burn_evaluates_it() {
+        let options = options();
+        let target = targets::find(SOURCE).unwrap();
+        let bytes = source_model(&options.onnx_dir, SOURCE).unwrap();
+        let config = Config::new(&options, target, BITS, Method::Nearest);
+        let outcome = run(&bytes, target, &config, &options).unwrap();
+        // Round-to-nearest at W4A4 changes the shipped float model's answers on few glyphs.
+        assert!(
+            outcome.metric > outcome.float - 0.1,
+            "{} against {}",
+            outcome.metric,
+            outcome.float
+        );
+        assert!(
+            outcome.error > 0.0 && outcome.error < 0.2,
+            "{}",
+            outcome.error
+        );
+        let written = quant::write(&outcome.graph, &outcome.quantized, &[]).unwrap();
+        let (agreement, max_diff) = runtime_agreement(&written, &outcome, true).unwrap();
+        assert_eq!(agreement, 1.0);
+        assert!(max_diff < 1e-3, "{max_diff}");
+    }
+
+    #[test]
+    fn systems_that_are_not_cnns_are_refused_by_name() {
+        let err = quantize_system(
+            "kno",
+            BITS,
+            Method::AQuant,
+            &options(),
+            Path::new("target/unused"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("'kno' is not a CNN"), "{err}");
+        assert!(err.contains("defect, multiexit, exitdoor"), "{err}");
+    }
+}
