@@ -286,7 +286,7 @@ pub fn train(options: &TrainOptions) -> Result<Trained> {
             config.batches * target.batch
         ),
         parameters,
-        flops: 0,
+        flops: 2 * multiexit::MultiExit::macs(&multiexit::Config::new(options))[2],
         metrics,
         extra: json!({
             "source": SOURCE,
