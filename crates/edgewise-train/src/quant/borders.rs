@@ -60,21 +60,6 @@ fn input_of(
         .with_context(|| format!("layer {layer} was not reached"))
 }
 
-fn zip(a: &Value, b: &Value, f: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>) -> Value {
-    match (a, b) {
-        (Value::D4(a), Value::D4(b)) => Value::D4(f(a.clone(), b.clone())),
-        (Value::D2(a), Value::D2(b)) => {
-            let [n, c] = a.dims();
-            let r = f(
-                a.clone().reshape([n, c, 1, 1]),
-                b.clone().reshape([n, c, 1, 1]),
-            );
-            Value::D2(r.reshape([n, c]))
-        }
-        _ => unreachable!("values of one layer share their rank"),
-    }
-}
-
 fn square_sum(v: &Value) -> f64 {
     let t = match v {
         Value::D2(t) => t.clone().powi_scalar(2).sum(),
@@ -142,7 +127,7 @@ pub fn search(
             wq.clone(),
             false,
         )?;
-        let mut residual = zip(&out, &y, |o, y| o - y);
+        let mut residual = out.zip(&y, |o, y| o - y);
         let mut borders = q.borders[k].clone();
         for (c, border) in borders.iter_mut().enumerate() {
             let xc = channel(&xq, c);
@@ -153,12 +138,12 @@ pub fn search(
                 if b == *border {
                     continue;
                 }
-                let change = zip(&border_round(xc.clone(), a, &[b]), &current, |n, o| n - o);
+                let change = border_round(xc.clone(), a, &[b]).zip(&current, |n, o| n - o);
                 if square_sum(&change) == 0.0 {
                     continue;
                 }
                 let delta = graph.apply(k, change, wc.clone(), false)?;
-                let moved = zip(&residual, &delta, |r, d| r + d);
+                let moved = residual.zip(&delta, |r, d| r + d);
                 let e = square_sum(&moved);
                 if e < best.0 {
                     best = (e, Some((b, moved)));

@@ -41,16 +41,8 @@ impl Value {
         })
     }
 
-    /// The dims.
-    pub fn dims(&self) -> Vec<usize> {
-        match self {
-            Value::D2(t) => t.dims().to_vec(),
-            Value::D4(t) => t.dims().to_vec(),
-        }
-    }
-
-    /// Applies `f` to the tensor with its channel axis broadcast shape (`[1, C]` or
-    /// `[1, C, 1, 1]`) given.
+    /// Applies `f` to the value as a 4-d tensor (rows of features as `[n, c, 1, 1]`), so that
+    /// per-channel terms broadcast as `[1, c, 1, 1]` for both kinds.
     pub fn map(self, f: impl Fn(Tensor<4>) -> Tensor<4>) -> Value {
         match self {
             Value::D4(t) => Value::D4(f(t)),
@@ -58,6 +50,22 @@ impl Value {
                 let [n, c] = t.dims();
                 Value::D2(f(t.reshape([n, c, 1, 1])).reshape([n, c]))
             }
+        }
+    }
+
+    /// `f` of two values of the same kind and shape, as [`Value::map`] sees them.
+    pub fn zip(&self, other: &Value, f: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>) -> Value {
+        match (self, other) {
+            (Value::D4(a), Value::D4(b)) => Value::D4(f(a.clone(), b.clone())),
+            (Value::D2(a), Value::D2(b)) => {
+                let [n, c] = a.dims();
+                let r = f(
+                    a.clone().reshape([n, c, 1, 1]),
+                    b.clone().reshape([n, c, 1, 1]),
+                );
+                Value::D2(r.reshape([n, c]))
+            }
+            _ => panic!("values of different ranks are combined"),
         }
     }
 

@@ -218,25 +218,18 @@ pub fn float_outputs(
 /// The squared error of `q`'s values against `target`'s, relative to the targets' mean
 /// square, summed over the outputs.
 pub fn relative_error(q: &[Value], target: &[Value]) -> Tensor<1> {
-    let mut total: Option<Tensor<1>> = None;
-    for (a, b) in q.iter().zip(target) {
-        let e = match (a, b) {
-            (Value::D2(a), Value::D2(b)) => {
-                let b = b.clone().detach();
-                (a.clone() - b.clone()).powi_scalar(2).mean() / (b.powi_scalar(2).mean() + 1e-8)
-            }
-            (Value::D4(a), Value::D4(b)) => {
-                let b = b.clone().detach();
-                (a.clone() - b.clone()).powi_scalar(2).mean() / (b.powi_scalar(2).mean() + 1e-8)
-            }
-            _ => unreachable!("the same graph gives the same ranks"),
-        };
-        total = Some(match total {
-            Some(t) => t + e,
-            None => e,
-        });
-    }
-    total.expect("at least one output")
+    q.iter()
+        .zip(target)
+        .map(|(a, b)| {
+            let square = |v: Value| match v {
+                Value::D4(t) => t.powi_scalar(2).mean(),
+                Value::D2(t) => t.powi_scalar(2).mean(),
+            };
+            let fixed = b.clone().map(|t| t.detach());
+            square(a.zip(&fixed, |a, b| a - b)) / (square(fixed) + 1e-8)
+        })
+        .reduce(|x, y| x + y)
+        .expect("at least one output")
 }
 
 /// The mean [`relative_error`] of `q`'s outputs against the float model's on `batches`.

@@ -102,27 +102,23 @@ pub static TARGETS: [Target; 3] = [
         images: textures_clean,
         evaluate: defect_auroc,
     },
-    Target {
-        id: "multiexit",
-        outputs: &["exit0", "exit1", "logits"],
-        metric: "accuracy",
-        item: [1, SIDE, SIDE],
-        batch: 64,
-        steps: 500,
-        images: glyphs,
-        evaluate: glyph_accuracy,
-    },
-    Target {
-        id: "exitdoor",
-        outputs: &["exit0", "exit1", "logits"],
-        metric: "accuracy",
-        item: [1, SIDE, SIDE],
-        batch: 64,
-        steps: 500,
-        images: glyphs,
-        evaluate: glyph_accuracy,
-    },
+    glyph_classifier("multiexit"),
+    glyph_classifier("exitdoor"),
 ];
+
+/// A classifier of the 40-class graded glyphs with `multiexit`'s three exits.
+const fn glyph_classifier(id: &'static str) -> Target {
+    Target {
+        id,
+        outputs: &["exit0", "exit1", "logits"],
+        metric: "accuracy",
+        item: [1, SIDE, SIDE],
+        batch: 64,
+        steps: 500,
+        images: glyphs,
+        evaluate: glyph_accuracy,
+    }
+}
 
 /// The target `id`, or an error naming those there are.
 pub fn find(id: &str) -> Result<&'static Target> {
