@@ -1,5 +1,7 @@
-// What the pages of the 16×16 glyph classifiers share (multiexit, exitdoor): the top answer of a
-// row of logits, a glyph painted on a canvas, and a drawing pad.
+// What the pages of the 16×16 glyph classifiers share (multiexit, exitdoor, aquant, snf): the
+// top answer of a row of logits, a batch of answers from a session, a glyph painted on a
+// canvas, a tile comparing two models' answers, and a drawing pad.
+import { Tensor } from 'edgewise';
 import { $ } from './common.js';
 
 /** Side of the glyphs. */
@@ -11,6 +13,46 @@ export function top(logits) {
   for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
   const sum = logits.reduce((a, v) => a + Math.exp(v - logits[best]), 0);
   return { label: best, confidence: 1 / sum };
+}
+
+/** Each of `n` glyphs' top answer from one batched run of `session` (its `logits`), and the time. */
+export async function answers(session, pixels, n) {
+  const t0 = performance.now();
+  const { logits } = await session.run({ image: new Tensor('float32', pixels, [n, 1, SIDE, SIDE]) });
+  const ms = performance.now() - t0;
+  const classes = logits.data.length / n;
+  return { ms, tops: Array.from({ length: n }, (_, i) => top(logits.data.subarray(i * classes, (i + 1) * classes))) };
+}
+
+/**
+ * A tile of the glyph `pixels` with two models' answers `a` and `b` (`top` results), shown as
+ * `short(label)`; `title` its tooltip. Its class says whether they agree (`same` / `differ`).
+ */
+export function pairTile(pixels, a, b, short, title) {
+  const li = document.createElement('li');
+  li.className = `glyph ${a.label === b.label ? 'same' : 'differ'}`;
+  li.title = title;
+  const first = Object.assign(document.createElement('span'), { className: 'first', textContent: short(a.label) });
+  const second = Object.assign(document.createElement('span'), { className: 'second', textContent: short(b.label) });
+  li.append(glyphCanvas(pixels), first, second);
+  return li;
+}
+
+/**
+ * Each of `models` (`[name, session]` pairs) on the glyph `pixels`, shown as the rows of
+ * `table` (model, class, confidence); resolves to `{ pixels, rows }` for the page's result.
+ */
+export async function drawnRows(table, models, pixels, classes) {
+  const rows = [];
+  for (const [name, session] of models) rows.push([name, (await answers(session, pixels, 1)).tops[0]]);
+  table.tBodies[0].replaceChildren(
+    ...rows.map(([name, t]) => {
+      const tr = document.createElement('tr');
+      for (const v of [name, classes[t.label], t.confidence.toFixed(3)]) tr.append(Object.assign(document.createElement('td'), { textContent: v }));
+      return tr;
+    }),
+  );
+  return { pixels: Array.from(pixels), rows: rows.map(([model, t]) => ({ model, ...t })) };
 }
 
 /** Paints gray levels in [0, 1] (SIDE×SIDE, row-major) on a SIDE×SIDE canvas. */

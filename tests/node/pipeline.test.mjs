@@ -22,7 +22,7 @@ test('pipelines() lists the catalogue systems with their shipped models', async 
   const list = await pipelines();
   assert.deepEqual(
     list.map((p) => p.id),
-    ['defect', 'kno', 'rbnn', 'aquant', 'multiexit', 'exitdoor'],
+    ['defect', 'kno', 'rbnn', 'aquant', 'snf', 'multiexit', 'exitdoor'],
   );
   for (const p of list) {
     const entry = manifest.models[p.id];
@@ -182,6 +182,65 @@ test("pipeline('aquant') classifies as a batched run of the 4-bit model does, cl
   await floatSession.release();
 });
 
+test("pipeline('snf') classifies as a batched run of the pruned model does, close to the full model", async () => {
+  const classify = await pipeline('snf');
+  const entry = manifest.models.snf;
+  const session = await InferenceSession.create(await modelBytes('snf'));
+  const fullSession = await InferenceSession.create(await modelBytes('multiexit'));
+  const { images, labels, n } = tasks.multiexit.samples(40, 12);
+  const glyphs = Array.from({ length: n }, (_, i) => gray(images.slice(i * 256, (i + 1) * 256), 16));
+  const results = await classify(glyphs);
+  const feeds = { image: new Tensor('float32', images, [n, 1, 16, 16]) };
+  const argmax = (out, i) => {
+    const row = Array.from(out.logits.data.subarray(i * 40, (i + 1) * 40));
+    return row.indexOf(Math.max(...row));
+  };
+  const pruned = await session.run(feeds);
+  const full = await fullSession.run(feeds);
+  // FLOPs from the layers, counted here: 2 × filters × input channels × unit per layer.
+  const { layers, widths } = entry.helper;
+  const count = (ws) => 2 * layers.reduce((a, l, i) => a + l.unit * ws[i] * (l.from === null ? l.inChannels : ws[l.from]), 0);
+  const fullWidths = layers.map((l) => l.filters);
+  let right = 0;
+  let agree = 0;
+  for (let i = 0; i < n; i++) {
+    const r = results[i];
+    assert.equal(r.label, argmax(pruned, i), `glyph ${i}`);
+    assert.equal(r.className, entry.helper.classes[r.label]);
+    assert.equal(r.probabilities.length, 40);
+    assert.equal(r.method, 'snf');
+    assert.deepEqual(r.widths, widths);
+    assert.equal(r.flops, count(widths));
+    assert.equal(r.fullFlops, count(fullWidths));
+    right += r.label === labels[i];
+    agree += r.label === argmax(full, i);
+  }
+  assert.equal(results[0].flops, entry.metrics.flops);
+  assert.equal(results[0].fullFlops, entry.metrics.full_flops);
+  assert.ok(results[0].flops <= 0.5 * results[0].fullFlops, 'at most half the operations');
+  assert.ok(right >= 24, `${right} of ${n} right`);
+  assert.ok(agree >= 30, `${agree} of ${n} agree with the full model`);
+  // The pruned model's weights are smaller than the full model's, layer by layer.
+  assert.ok((await modelBytes('snf')).length < 0.8 * (await modelBytes('multiexit')).length);
+  classify.dispose();
+  await session.release();
+  await fullSession.release();
+});
+
+test('tasks.snf.flops counts the operations at given filter counts', () => {
+  const layers = [
+    { filters: 8, inChannels: 1, from: null, unit: 144 },
+    { filters: 4, inChannels: 8, from: 0, unit: 144 },
+    { filters: 10, inChannels: 4, from: 1, unit: 16 },
+  ];
+  assert.equal(tasks.snf.flops(layers, [8, 4, 10]), 2 * (144 * 8 + 144 * 4 * 8 + 16 * 10 * 4));
+  assert.equal(tasks.snf.flops(layers, [2, 1, 10]), 2 * (144 * 2 + 144 * 1 * 2 + 16 * 10 * 1));
+  assert.throws(() => tasks.snf.flops(layers, [8, 4]), /tasks\.snf\.flops: snf: 2 widths for 3 layers/);
+  assert.throws(() => tasks.snf.flops(layers, [0, 4, 10]), /layer 0 keeps 0 filters/);
+  assert.throws(() => tasks.snf.flops(layers, [-1, 4, 10]), /widths must be non-negative integers/);
+  assert.throws(() => tasks.snf.flops([{ filters: 'x' }], [1]), /tasks\.snf\.flops: layers:/);
+});
+
 test('tasks.aquant.round rounds at the border as BorderRound does', () => {
   const xs = Float32Array.from({ length: 201 }, (_, i) => i / 200 - 0.25);
   const scale = Math.fround(1 / 7);
@@ -306,7 +365,7 @@ test('a model of your own: bytes, checked against the sha256 you give', async ()
 });
 
 test('errors name the pipeline and the problem', async () => {
-  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, aquant, multiexit, exitdoor\)/);
+  await assert.rejects(pipeline('nope'), /pipeline: unknown id "nope" \(the pipelines are defect, kno, rbnn, aquant, snf, multiexit, exitdoor\)/);
   await assert.rejects(pipeline('defect', { provder: 'wasm' }), /pipeline\('defect'\): unknown option 'provder'/);
   await assert.rejects(pipeline('defect', { provider: 'cuda' }), /provider must be 'webgpu' or 'wasm'/);
   const detect = await pipeline('defect');

@@ -45,6 +45,9 @@ import type {
   RbnnOptions,
   RbnnResult,
   RbnnSamples,
+  SnfLayer,
+  SnfOptions,
+  SnfResult,
   StageReport,
   TensorDataTypeMap,
   WebGpuLike,
@@ -117,6 +120,9 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const quantized = await pipeline('aquant');
   const q4: AquantResult = (await quantized([imageData], {} satisfies AquantOptions))[0]!;
   const bits: number = q4.weightBits + q4.activationBits;
+  const pruned = await pipeline('snf');
+  const small: SnfResult = (await pruned(imageData, {} satisfies SnfOptions));
+  const saved: number = 1 - small.flops / small.fullFlops + small.widths.length;
   // @ts-expect-error: no such pipeline
   await pipeline('nope');
 
@@ -125,7 +131,7 @@ export async function onePipelineEach(imageData: ImageInput): Promise<string> {
   const generic: Pipeline<ImageInput, DefectOptions, DefectResult> = typed;
   const models: PipelineModel[] = await pipelines();
   generic.dispose();
-  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}${hijacked}${bits}${q4.className}`;
+  return `${batch.length}${region?.score}${crop.side}${heat.length}${last?.length}${glyph.className}${models[0]?.sha256}${detect.stages().length}${exitTaken}${answer.macs}${hijacked}${bits}${q4.className}${saved}`;
 }
 
 export function helpers(ssim: Tensor<'float32'>): number {
@@ -137,8 +143,10 @@ export function helpers(ssim: Tensor<'float32'>): number {
   const names: string[] = tasks.multiexit.classNames();
   const triggered: Float32Array = tasks.exitdoor.stamp(graded.images.subarray(0, 256));
   const rounded: Float32Array = tasks.aquant.round([0.1, 0.26], { scale: 0.1, border: 0.7 });
+  const layer: SnfLayer = { filters: 4, inChannels: 1, from: null, unit: 9 };
+  const flops: number = tasks.snf.flops([layer], [2]);
   // @ts-expect-error: the scale is required
   tasks.aquant.round([0.1], { border: 0.5 });
   const box: tasks.DefectBox | undefined = analysis.boxes[0];
-  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + triggered.length + rounded.length + tasks.kno.relativeL2([1], [1]);
+  return kinds.families.length + sample.size + (box?.area ?? 0) + glyphs.n + graded.difficulty.length + names.length + triggered.length + rounded.length + flops + tasks.kno.relativeL2([1], [1]);
 }

@@ -3,9 +3,9 @@
 // op BorderRound) beside the float model (onnx/multiexit.onnx). The grid shows both answers on
 // generated glyphs; the pad does the same for a glyph drawn here; the staircase shows how a
 // rounding border moves the steps of a 4-bit activation.
-import { Tensor, tasks } from 'edgewise';
+import { tasks } from 'edgewise';
 import { $, finishRun, openModel, providerText, queue, runtimeText, selectedProvider, setStatus } from '../common.js';
-import { SIDE, glyphCanvas, glyphPad, top } from '../glyphs.js';
+import { SIDE, answers, drawnRows, glyphPad, pairTile } from '../glyphs.js';
 
 const COUNT = 20;
 /** The staircase: 4-bit levels 0–15 over [0, 1], sampled at 161 points. */
@@ -25,26 +25,12 @@ function quantSettings({ url, entry, helper: h }) {
   return { url, classes: h.classes ?? tasks.multiexit.classNames(), bits: `W${h.weightBits}A${h.activationBits}`, accuracy: m.accuracy, floatAccuracy: m.float_accuracy };
 }
 
-const feed = (pixels, n = 1) => ({ image: new Tensor('float32', pixels, [n, 1, SIDE, SIDE]) });
 const short = (label) => quant.model.classes[label].split('/')[1];
 
-/** Each glyph's top answer from one batched run of `session` (its `logits`), and the time. */
-async function answers(session, pixels, n) {
-  const t0 = performance.now();
-  const { logits } = await session.run(feed(pixels, n));
-  const ms = performance.now() - t0;
-  const classes = logits.data.length / n;
-  return { ms, tops: Array.from({ length: n }, (_, i) => top(logits.data.subarray(i * classes, (i + 1) * classes))) };
-}
-
 function tile(pixels, label, f, q) {
-  const li = document.createElement('li');
-  li.className = `glyph ${f.label === q.label ? 'same' : 'differ'}`;
-  li.title = `true: ${quant.model.classes[label]} · float: ${quant.model.classes[f.label]} · 4-bit: ${quant.model.classes[q.label]} (${q.confidence.toFixed(3)})`;
-  const a = Object.assign(document.createElement('span'), { className: 'float', textContent: short(f.label) });
-  const b = Object.assign(document.createElement('span'), { className: 'q4', textContent: short(q.label) });
-  li.append(glyphCanvas(pixels), a, b);
-  return li;
+  const name = (t) => quant.model.classes[t.label];
+  const title = `true: ${quant.model.classes[label]} · float: ${name(f)} · 4-bit: ${name(q)} (${q.confidence.toFixed(3)})`;
+  return pairTile(pixels, f, q, short, title);
 }
 
 async function runGrid() {
@@ -75,19 +61,8 @@ async function runGrid() {
 async function runPad() {
   const { session: qs } = await quant.sessionFor(selectedProvider());
   const { session: fs } = await float.sessionFor('wasm');
-  const pixels = Float32Array.from(pad.pixels);
-  const rows = [
-    ['float', (await answers(fs, pixels, 1)).tops[0]],
-    [quant.model.bits, (await answers(qs, pixels, 1)).tops[0]],
-  ];
-  $('drawn').tBodies[0].replaceChildren(
-    ...rows.map(([name, t]) => {
-      const tr = document.createElement('tr');
-      for (const v of [name, quant.model.classes[t.label], t.confidence.toFixed(3)]) tr.append(Object.assign(document.createElement('td'), { textContent: v }));
-      return tr;
-    }),
-  );
-  return { pixels: Array.from(pixels), rows: rows.map(([model, t]) => ({ model, ...t })) };
+  const models = [['float', fs], [quant.model.bits, qs]];
+  return drawnRows($('drawn'), models, Float32Array.from(pad.pixels), quant.model.classes);
 }
 
 /** Draws the steps at the slider's border (blue) over round-to-nearest (gray). */

@@ -116,6 +116,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         args: Vec<String>,
     },
+    /// Prune a trained catalogue CNN: `cargo xtask prune <system> --flops 0.5
+    /// [--method snf|uniform|l1]` writes target/prune/<system>-<method>-<percent>.onnx (the
+    /// trainer's `prune --help` lists every option).
+    Prune {
+        /// The system and the trainer's options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
     /// List the catalogue systems the trainer knows (`--json`: with their configurations).
     Systems {
         /// Each system with its default and quick configurations, as JSON.
@@ -155,7 +163,8 @@ fn main() -> Result<()> {
                 bench::bench(runs, ops, op_budget_ms)
             }
         }
-        Command::Quantize { args } => train::quantize(&args),
+        Command::Quantize { args } => train::forward("quantize", &args),
+        Command::Prune { args } => train::forward("prune", &args),
         Command::Train {
             system,
             quick,

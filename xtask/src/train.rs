@@ -44,11 +44,11 @@ pub fn list(json: bool) -> Result<()> {
     c.run()
 }
 
-/// `cargo xtask quantize <system> …`: the trainer's `quantize` with the same arguments.
-pub fn quantize(args: &[String]) -> Result<()> {
+/// `cargo xtask quantize|prune <system> …`: the trainer's `command` with the same arguments.
+pub fn forward(command: &str, args: &[String]) -> Result<()> {
     setup::ensure_font()?;
     Cmd::new(trainer()?.display().to_string())
-        .arg("quantize")
+        .arg(command)
         .args(args.iter().map(String::as_str))
         .run()
 }

@@ -9,6 +9,7 @@
 //! - [`multiexit`]: the early-exit rule of a multi-exit classifier and its latency–accuracy
 //!   trade-off.
 //! - [`rbnn`]: the key schedule that reconfigures RBNN's shared binary weights per task.
+//! - [`snf`]: the cost of a pruned CNN at given filter counts.
 
 pub mod aquant;
 pub mod defect;
@@ -16,3 +17,4 @@ pub mod exitdoor;
 pub mod kno;
 pub mod multiexit;
 pub mod rbnn;
+pub mod snf;

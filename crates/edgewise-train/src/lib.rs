@@ -14,6 +14,8 @@
 //! - [`export`]: `onnx/<system>.onnx` and its manifest entry; [`metrics`]: AUROC and errors.
 //! - [`quant`]: post-training quantization of an exported CNN (round-to-nearest, AdaRound,
 //!   AQuant's learned rounding borders) and its export with int8 weights and `BorderRound`.
+//! - [`prune`]: structured pruning of an exported CNN to a budget of operations (SNF's
+//!   filter-count search, uniform and L1 baselines), fine-tuning, and the smaller ONNX.
 
 pub mod binary;
 pub mod emit;
@@ -22,6 +24,7 @@ pub mod layers;
 pub mod metrics;
 pub mod parity;
 pub mod plot;
+pub mod prune;
 pub mod quant;
 pub mod run;
 pub mod sequence;

@@ -13,6 +13,20 @@ use burn::optim::ModuleOptimizer;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+/// A progress bar over `steps` steps, labelled `prefix`.
+pub fn step_bar(prefix: &str, steps: usize) -> ProgressBar {
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>8} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
 /// Options common to every system's training.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TrainOptions {
@@ -135,15 +149,7 @@ impl Run {
 
     /// Starts the progress bar over `epochs × steps` steps, at `done` epochs.
     pub fn progress(&mut self, system: &str, epochs: usize, steps: usize, done: usize) {
-        let bar = ProgressBar::new((epochs * steps) as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>8} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(system.to_string());
+        let bar = step_bar(system, epochs * steps);
         bar.set_position((done * steps) as u64);
         self.bar = Some(bar);
     }

@@ -28,6 +28,9 @@ import type {
   RbnnOptions,
   RbnnResult,
   RbnnSamples,
+  SnfLayer,
+  SnfOptions,
+  SnfResult,
   StageReport,
   TensorType,
   ValueMetadata,
@@ -291,6 +294,8 @@ export interface Pipelines {
   rbnn: Pipeline<ImageInput, RbnnOptions, RbnnResult>;
   /** Glyph classes from the multi-exit classifier quantized to 4 bits by AQuant. */
   aquant: Pipeline<ImageInput, AquantOptions, AquantResult>;
+  /** Glyph classes from the multi-exit classifier pruned by SNF to half its operations. */
+  snf: Pipeline<ImageInput, SnfOptions, SnfResult>;
   /** Glyph classes from the first exit of a multi-exit network confident enough. */
   multiexit: Pipeline<ImageInput, MultiexitOptions, MultiexitResult>;
   /** The dormant-backdoor fixture: the vanilla model's answer and its multi-exit form's. */
@@ -418,6 +423,15 @@ export declare namespace tasks {
       values: Float32Array | readonly number[],
       options: { scale: number; border?: number; qmin?: number; qmax?: number },
     ): Float32Array;
+  };
+  /** The cost of the pruned models (`onnx/snf.onnx`) at given filter counts. */
+  const snf: {
+    /**
+     * Floating-point operations of one input through a CNN's weight layers (the manifest's
+     * `helper.layers` of `snf`) with `widths[i]` filters kept in layer `i` (2 per
+     * multiply-accumulate).
+     */
+    flops(layers: readonly SnfLayer[], widths: readonly number[] | Uint32Array): number;
   };
   /** The 40-class graded glyph task of the multi-exit model (`onnx/multiexit.onnx`). */
   const multiexit: {

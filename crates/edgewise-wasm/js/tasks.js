@@ -1,5 +1,5 @@
 // The `tasks` of the `edgewise` package: the pre- and post-processing of the catalogue's
-// models (`tasks.defect`, `tasks.kno`, `tasks.rbnn`, `tasks.aquant`, `tasks.multiexit`,
+// models (`tasks.defect`, `tasks.kno`, `tasks.rbnn`, `tasks.aquant`, `tasks.snf`, `tasks.multiexit`,
 // `tasks.exitdoor`), computed in Rust inside the package's wasm module.
 
 import { needWasm, raw } from './load.js';
@@ -295,8 +295,29 @@ const aquantTasks = Object.freeze({
   },
 });
 
+/** The cost of the pruned models (onnx/snf.onnx) at given filter counts. */
+const snfTasks = Object.freeze({
+  /**
+   * Floating-point operations of one input through a CNN's weight layers (the manifest's
+   * `helper.layers` of `snf`: `{ filters, inChannels, from, unit }` each) with `widths[i]`
+   * filters kept in layer i (2 per multiply-accumulate).
+   */
+  flops(layers, widths) {
+    const fn = 'tasks.snf.flops';
+    needWasm(fn);
+    if (!Array.isArray(layers)) throw new TypeError(`${fn}: layers must be an array of layers`);
+    if (!Array.isArray(widths) && !(widths instanceof Uint32Array)) {
+      throw new TypeError(`${fn}: widths must be an array of integers or a Uint32Array`);
+    }
+    if (!Array.from(widths).every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) {
+      throw new TypeError(`${fn}: widths must be non-negative integers`);
+    }
+    return raw.tasksSnfFlops(layers, Uint32Array.from(widths));
+  },
+});
+
 /**
  * Pre- and post-processing of the catalogue's models: `tasks.defect`, `tasks.kno`,
- * `tasks.rbnn`, `tasks.aquant`, `tasks.multiexit`, `tasks.exitdoor`.
+ * `tasks.rbnn`, `tasks.aquant`, `tasks.snf`, `tasks.multiexit`, `tasks.exitdoor`.
  */
-export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks, aquant: aquantTasks, multiexit: multiexitTasks, exitdoor: exitdoorTasks });
+export const tasks = Object.freeze({ defect: defectTasks, kno: knoTasks, rbnn: rbnnTasks, aquant: aquantTasks, snf: snfTasks, multiexit: multiexitTasks, exitdoor: exitdoorTasks });

@@ -427,3 +427,14 @@ pub fn aquant_round(
 ) -> Result<Vec<f32>, JsError> {
     aquant::fake_quant(values, scale, border, qmin, qmax).map_err(|e| fail("aquant.round", e))
 }
+
+/// Floating-point operations of one input through a CNN's weight `layers` (the manifest's
+/// `helper.layers` of `snf`) with `widths[i]` filters kept in layer `i`: 2 per
+/// multiply-accumulate.
+#[wasm_bindgen(js_name = tasksSnfFlops)]
+pub fn snf_flops(layers: JsValue, widths: &[u32]) -> Result<f64, JsError> {
+    let layers: Vec<crate::pipeline::SnfLayer> = serde_wasm_bindgen::from_value(layers)
+        .map_err(|e| fail("snf.flops", format!("layers: {e}")))?;
+    let widths: Vec<usize> = widths.iter().map(|&w| w as usize).collect();
+    crate::pipeline::snf_flops(&layers, &widths).map_err(|e| fail("snf.flops", e))
+}

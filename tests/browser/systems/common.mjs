@@ -147,6 +147,7 @@ export function top(logits) {
 
 /** Draws a "7" with the mouse on the 16×16 glyph pad `#pad`. */
 export async function drawSeven(page) {
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   const at = (x, y) => [box.x + ((x + 0.5) * box.width) / 16, box.y + ((y + 0.5) * box.height) / 16];
   await page.mouse.move(...at(4, 3));

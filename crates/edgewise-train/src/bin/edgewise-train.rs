@@ -1,6 +1,6 @@
 //! `edgewise-train`: trains a catalogue system and exports it (`cargo xtask train` runs it).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -96,6 +96,31 @@ enum Command {
         #[arg(long, default_value = "target/quantize")]
         out: PathBuf,
     },
+    /// Prune a trained catalogue CNN (onnx/<system>.onnx) to a share of its operations and
+    /// write <out>/<system>-<method>-<percent>.onnx: whole filters removed, fine-tuned.
+    Prune {
+        /// The system (`defect`, `multiexit`, `exitdoor`).
+        system: String,
+        /// The share of the full model's floating-point operations to keep (0 to 1).
+        #[arg(long, default_value_t = 0.5)]
+        flops: f64,
+        /// `snf` (searched filter counts), `uniform` (the same share of every layer) or `l1`
+        /// (filters ranked network-wide by L1 norm).
+        #[arg(long, default_value = "snf")]
+        method: String,
+        /// Fine-tuning steps (the model's default otherwise; 0: none).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Seed of the calibration and fine-tuning images.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Folder of the full models.
+        #[arg(long, default_value = "onnx")]
+        onnx_dir: PathBuf,
+        /// Folder of the pruned model.
+        #[arg(long, default_value = "target/prune")]
+        out: PathBuf,
+    },
     /// List the systems, one id per line with its title; `--json` prints each with its
     /// default and quick configurations as JSON.
     List {
@@ -110,6 +135,20 @@ enum Command {
         #[arg(long, default_value = "target/parity")]
         out: PathBuf,
     },
+}
+
+/// The options of a tool that starts from a trained model (`quantize`, `prune`): `steps` of
+/// learning, images of `seed`, the trained models in `onnx_dir`, its output in `out`.
+fn tool_options(steps: Option<usize>, seed: u64, out: &Path, onnx_dir: PathBuf) -> TrainOptions {
+    TrainOptions {
+        epochs: steps,
+        seed,
+        quick: false,
+        resume: false,
+        runs: out.to_path_buf(),
+        onnx_dir,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    }
 }
 
 fn main() -> Result<()> {
@@ -182,15 +221,7 @@ fn main() -> Result<()> {
             onnx_dir,
             out,
         } => {
-            let options = TrainOptions {
-                epochs: steps,
-                seed,
-                quick: false,
-                resume: false,
-                runs: out.clone(),
-                onnx_dir,
-                command: std::env::args().collect::<Vec<_>>().join(" "),
-            };
+            let options = tool_options(steps, seed, &out, onnx_dir);
             let bits = edgewise_train::quant::Bits {
                 weights: wbits,
                 activations: abits,
@@ -204,6 +235,34 @@ fn main() -> Result<()> {
                 bits.label(),
                 method.id(),
                 start.elapsed().as_secs_f64(),
+                path.display()
+            );
+            Ok(())
+        }
+        Command::Prune {
+            system,
+            flops,
+            method,
+            steps,
+            seed,
+            onnx_dir,
+            out,
+        } => {
+            let options = tool_options(steps, seed, &out, onnx_dir);
+            let method = edgewise_train::prune::Method::parse(&method)?;
+            let start = Instant::now();
+            let (path, outcome, metric) =
+                systems::snf::prune_system(&system, method, flops, &options, &out)?;
+            println!(
+                "{system}: pruned by {} to {:.1} % of its operations ({} FLOPs, widths {:?}) in \
+                 {:.1} s; {metric} {:.4} (full {:.4}); wrote {}",
+                method.id(),
+                100.0 * outcome.pruned.cost,
+                outcome.pruned.flops,
+                outcome.pruned.widths,
+                start.elapsed().as_secs_f64(),
+                outcome.metric,
+                outcome.full_metric,
                 path.display()
             );
             Ok(())

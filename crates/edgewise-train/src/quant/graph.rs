@@ -137,6 +137,10 @@ pub trait Hook {
     fn weight(&self, layer: usize, device: &Device) -> Tensor<1>;
     /// The input layer `layer` reads, made from the value the graph computed.
     fn input(&self, layer: usize, x: Value) -> Value;
+    /// The bias layer `layer` adds, given the model's own (`None` where it has none).
+    fn bias(&self, _layer: usize, own: Option<Tensor<1>>) -> Option<Tensor<1>> {
+        own
+    }
 }
 
 /// The float model: every layer computes with its own weight and input.
@@ -277,7 +281,8 @@ impl Graph {
         })
     }
 
-    fn nodes(&self) -> &[NodeProto] {
+    /// The graph's nodes, in order.
+    pub fn nodes(&self) -> &[NodeProto] {
         self.model.graph.as_ref().map_or(&[], |g| &g.node[..])
     }
 
@@ -337,7 +342,8 @@ impl Graph {
                     let layer = &self.layers[k];
                     let x = hook.input(k, get(0)?);
                     let w = layer.tensor(hook.weight(k, &device));
-                    let bias = node.input.get(2).and_then(|b| self.constant(b, &device));
+                    let own = node.input.get(2).and_then(|b| self.constant(b, &device));
+                    let bias = hook.bias(k, own);
                     self.layer_forward(node, layer.op, x, w, bias)
                         .with_context(|| what.clone())?
                 }
@@ -393,6 +399,13 @@ impl Graph {
                     .with_context(|| format!("'{o}' was not computed"))
             })
             .collect()
+    }
+
+    /// Layer `k`'s bias values, where it has a constant bias.
+    pub fn bias(&self, k: usize) -> Option<Vec<f32>> {
+        let node = &self.nodes()[self.layers[k].node];
+        let name = node.input.get(2)?;
+        self.constants.get(name).map(|(_, v)| v.clone())
     }
 
     /// The `group` attribute of layer `k` (1 for a `MatMul`).

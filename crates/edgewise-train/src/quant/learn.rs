@@ -20,7 +20,6 @@ use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::graph::{Float, Graph, Hook, Value};
@@ -343,11 +342,10 @@ fn learn(
     }
     let mut rounding = Rounding { v };
     let mut optim = AdamConfig::new().init();
-    let bar = ProgressBar::new(schedule.steps as u64).with_style(
-        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::run::step_bar(
+        &format!("{} {}", q.method.id(), q.bits.label()),
+        schedule.steps,
     );
-    bar.set_prefix(format!("{} {}", q.method.id(), q.bits.label()));
     let warm = (schedule.steps as f64 * schedule.warmup) as usize;
     for step in 0..schedule.steps {
         let k = step % batches.len();

@@ -6,7 +6,9 @@
 
 use anyhow::{Result, bail};
 use edgewise_core::DType;
-use edgewise_onnx::pb::{NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto};
+use edgewise_onnx::pb::{
+    ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
+};
 use edgewise_onnx::{Attr, attribute, tensor_f32};
 use prost::Message;
 
@@ -125,13 +127,18 @@ pub fn write(graph: &Graph, q: &Quantized, metadata: &[(&str, String)]) -> Resul
         "weights": q.bits.weights,
         "activations": q.bits.activations,
     });
-    let mut entries: Vec<(String, String)> = vec![(QUANT_METADATA_KEY.into(), quant.to_string())];
-    entries.extend(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    for (k, v) in entries {
-        model.metadata_props.retain(|p| p.key != k);
-        model
-            .metadata_props
-            .push(StringStringEntryProto { key: k, value: v });
-    }
+    set_metadata(&mut model, &[(QUANT_METADATA_KEY, quant.to_string())]);
+    set_metadata(&mut model, metadata);
     Ok(model.encode_to_vec())
+}
+
+/// Replaces or adds the metadata `entries` of `model`.
+pub fn set_metadata(model: &mut ModelProto, entries: &[(&str, String)]) {
+    for (k, v) in entries {
+        model.metadata_props.retain(|p| p.key != *k);
+        model.metadata_props.push(StringStringEntryProto {
+            key: k.to_string(),
+            value: v.clone(),
+        });
+    }
 }

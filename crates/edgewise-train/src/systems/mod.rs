@@ -55,6 +55,7 @@ pub mod exitdoor;
 pub mod kno;
 pub mod multiexit;
 pub mod rbnn;
+pub mod snf;
 
 use std::path::Path;
 
@@ -86,11 +87,12 @@ pub trait CatalogueSystem: Sync {
 }
 
 /// Every catalogue system the trainer knows, in the catalogue's order.
-pub static REGISTRY: [&dyn CatalogueSystem; 6] = [
+pub static REGISTRY: [&dyn CatalogueSystem; 7] = [
     &defect::System,
     &kno::System,
     &rbnn::System,
     &aquant::System,
+    &snf::System,
     &multiexit::System,
     &exitdoor::System,
 ];
@@ -266,6 +268,23 @@ pub fn to_tensor<'a>(
         TensorData::new(data, [n, item[0], item[1], item[2]]),
         device,
     )
+}
+
+/// Runs the Node script `script` (a timing through the npm package) with `args`, which tell it
+/// to write its JSON to `out`, and returns that JSON. The package must be built
+/// (`cargo xtask build`).
+pub fn node_json(script: &str, args: &[String], out: &Path) -> Result<serde_json::Value> {
+    let status = std::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .status()
+        .map_err(|e| anyhow::anyhow!("could not start node for {script}: {e}"))?;
+    if !status.success() {
+        bail!(
+            "{script} failed ({status}): the wasm timing needs the built package (cargo xtask build)"
+        );
+    }
+    Ok(serde_json::from_slice(&std::fs::read(out)?)?)
 }
 
 /// Writes the catalogue's bar for a system: each part with whether it is met and the number

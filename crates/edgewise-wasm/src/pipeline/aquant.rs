@@ -2,19 +2,13 @@
 //! AQuant (`onnx/aquant.onnx`: 4-bit weights, every layer's input rounded to 4 bits at learned
 //! borders by `BorderRound`). The whole net runs, in one batch for all inputs.
 
-use edgewise_runtime::{Session, Tensor};
-use edgewise_tasks::{defect, multiexit};
+use edgewise_runtime::Session;
 use js_sys::Float32Array;
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
-use super::Task;
 use super::image::Image;
-
-/// Side of the model's glyphs.
-const SIDE: usize = 16;
-/// The output read: the full net's classifier.
-const LOGITS: &str = "logits";
+use super::{Task, glyph};
 
 /// The manifest's `helper` entry of the quantized model.
 #[derive(Deserialize)]
@@ -83,40 +77,17 @@ impl Task for Aquant {
         inputs: Vec<Image>,
         _options: AquantOptions,
     ) -> Result<Vec<AquantResult>, String> {
-        let n = inputs.len();
-        let mut batch = Vec::with_capacity(n * SIDE * SIDE);
-        for (i, image) in inputs.iter().enumerate() {
-            let glyph = defect::resize(image.pixels(), image.width, image.height, SIDE)
-                .map_err(|e| if n > 1 { format!("input {i}: {e}") } else { e })?;
-            batch.extend(glyph);
-        }
-        let feeds = vec![(
-            "image".to_string(),
-            Tensor::f32(batch, vec![n, 1, SIDE, SIDE]).map_err(|e| e.to_string())?,
-        )];
-        let outputs = session.run_async(feeds).await.map_err(|e| e.to_string())?;
-        let logits = outputs
-            .iter()
-            .find(|(o, _)| o == LOGITS)
-            .and_then(|(_, t)| t.as_f32())
-            .ok_or_else(|| format!("the model gave no float32 output '{LOGITS}'"))?;
         let classes = self.helper.classes.len();
-        if logits.len() != n * classes || logits.iter().any(|v| !v.is_finite()) {
-            return Err(format!(
-                "'{LOGITS}' gave {} values, expected {} finite ones",
-                logits.len(),
-                n * classes
-            ));
-        }
-        Ok(logits
-            .chunks(classes)
+        let rows = glyph::logits(session, &inputs, classes).await?;
+        Ok(rows
+            .iter()
             .map(|row| {
-                let label = multiexit::argmax(row);
+                let t = glyph::top(row);
                 AquantResult {
-                    label: label as u32,
-                    class_name: self.helper.classes[label].clone(),
-                    confidence: multiexit::confidence(row),
-                    probabilities: Float32Array::from(&multiexit::softmax(row)[..]),
+                    label: t.label as u32,
+                    class_name: self.helper.classes[t.label].clone(),
+                    confidence: t.confidence,
+                    probabilities: t.probabilities,
                     weight_bits: self.helper.weight_bits,
                     activation_bits: self.helper.activation_bits,
                     method: self.helper.method.clone(),

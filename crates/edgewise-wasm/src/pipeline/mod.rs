@@ -13,10 +13,12 @@
 mod aquant;
 mod defect;
 mod exitdoor;
+mod glyph;
 mod image;
 mod kno;
 mod multiexit;
 mod rbnn;
+mod snf;
 
 use std::rc::Rc;
 
@@ -32,6 +34,7 @@ use crate::cell::SessionCell;
 use crate::{marshal, providers_from_js};
 
 pub use defect::DefectAnalysis;
+pub(crate) use snf::{SnfLayer, flops as snf_flops};
 
 /// `onnx/manifest.json`, as committed.
 const MANIFEST: &str = include_str!("../../../../onnx/manifest.json");
@@ -79,6 +82,7 @@ registry! {
     Kno => kno::Kno,
     Rbnn => rbnn::Rbnn,
     Aquant => aquant::Aquant,
+    Snf => snf::Snf,
     Multiexit => multiexit::Multiexit,
     Exitdoor => exitdoor::Exitdoor,
 }

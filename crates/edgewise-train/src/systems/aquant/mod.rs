@@ -28,7 +28,6 @@ pub use reproduce::reproduce;
 pub use targets::{TARGETS, Target};
 
 use crate::export::{Entry, Signature};
-use crate::parity::{Array, Case};
 use crate::quant::{self, Bits, Float, Graph, Method, Quantized, Schedule};
 use crate::run::{History, TrainOptions};
 use crate::systems::{Parity, Trained, multiexit, round4};
@@ -321,28 +320,8 @@ pub fn parity(options: &TrainOptions) -> Result<Parity> {
         &outcome.quantized,
         &[("system", NAME.to_string())],
     )?;
-    let device = Device::flex();
     let hook = (&outcome.graph, &outcome.quantized);
-    let cases = float
-        .cases
-        .iter()
-        .map(|case| {
-            let image = &case.inputs[0];
-            let x = Tensor::<4>::from_data(
-                TensorData::new(image.data.clone(), [1, 1, SIDE, SIDE]),
-                &device,
-            );
-            let outs = outcome.graph.forward(x, &multiexit::EXITS, &hook)?;
-            Ok(Case {
-                inputs: case.inputs.clone(),
-                outputs: outs
-                    .iter()
-                    .zip(multiexit::EXITS)
-                    .map(|(v, name)| Ok(Array::new(name, &[1, CLASSES], v.to_vec()?)))
-                    .collect::<Result<Vec<_>>>()?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let cases = multiexit::graph_cases(&outcome.graph, &hook, &float.cases)?;
     Ok(Parity {
         bytes,
         cases,

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{Config, NAME, TARGETS, Target, run};
+use super::{Config, NAME, TARGETS, run};
 use crate::quant::{Bits, Method};
 use crate::run::TrainOptions;
-use crate::systems::{defect, exitdoor, multiexit, reproduce_command, write_bar};
+use crate::systems::{reproduce_command, write_bar};
 
 /// The bit widths compared.
 pub const GRID: [Bits; 3] = [
@@ -28,18 +28,6 @@ pub const GRID: [Bits; 3] = [
     },
 ];
 
-/// The float model of `target`: the shipped `onnx/<id>.onnx`, or a quick-trained one.
-fn float_model(target: &Target, options: &TrainOptions) -> Result<Vec<u8>> {
-    if !options.quick {
-        return super::source_model(Path::new("onnx"), target.id);
-    }
-    Ok(match target.id {
-        "defect" => defect::parity(options)?.bytes,
-        "exitdoor" => exitdoor::parity(options)?.bytes,
-        _ => multiexit::parity(options)?.bytes,
-    })
-}
-
 /// One row: a target at some bits, each method's metric.
 struct Row {
     target: &'static str,
@@ -55,7 +43,7 @@ pub fn reproduce(options: &TrainOptions, results: &Path) -> Result<()> {
     let start = Instant::now();
     let mut rows = vec![];
     for target in &TARGETS {
-        let bytes = float_model(target, options)?;
+        let bytes = target.model(options)?;
         for bits in GRID {
             let mut row = Row {
                 target: target.id,

@@ -1,4 +1,4 @@
-//! The catalogue CNNs the quantizer takes: each with its calibration images (from its own
+//! The catalogue CNNs that quantization and pruning take: each with its calibration images (from its own
 //! generator, a seed apart from its training and test sets), the outputs the quantized model
 //! must reproduce, and its own test metric.
 //!
@@ -11,9 +11,10 @@ use edgewise_data::graded::{self, SIDE};
 use edgewise_data::textures::{self, Family};
 
 use crate::quant::{Graph, Hook};
-use crate::systems::{defect, multiexit, to_tensor};
+use crate::run::TrainOptions;
+use crate::systems::{defect, exitdoor, multiexit, to_tensor};
 
-/// A quantizable catalogue CNN.
+/// A catalogue CNN that quantization and pruning take.
 pub struct Target {
     /// Its catalogue id (`onnx/<id>.onnx`).
     pub id: &'static str,
@@ -125,14 +126,27 @@ pub fn find(id: &str) -> Result<&'static Target> {
     match TARGETS.iter().find(|t| t.id == id) {
         Some(t) => Ok(t),
         None => bail!(
-            "'{id}' is not a CNN the quantizer takes: it takes {} (kno's spectral layers are \
-             an edgewise operator, rbnn's weights are already single bits)",
+            "'{id}' is not a CNN that quantization and pruning take: they take {} (kno's \
+             spectral layers are an edgewise operator, rbnn's weights are already single bits)",
             TARGETS.iter().map(|t| t.id).collect::<Vec<_>>().join(", ")
         ),
     }
 }
 
 impl Target {
+    /// The trained float model: the shipped `onnx/<id>.onnx`, or a quick-trained one when
+    /// `options.quick`.
+    pub fn model(&self, options: &TrainOptions) -> Result<Vec<u8>> {
+        if !options.quick {
+            return super::source_model(std::path::Path::new("onnx"), self.id);
+        }
+        Ok(match self.id {
+            "defect" => defect::parity(options)?.bytes,
+            "exitdoor" => exitdoor::parity(options)?.bytes,
+            _ => multiexit::parity(options)?.bytes,
+        })
+    }
+
     /// `batches` calibration batches drawn from `seed`, on `device`.
     pub fn calibration(
         &self,

@@ -30,6 +30,7 @@ pub use reproduce::reproduce;
 use crate::emit::{Emitter, values};
 use crate::export::{Entry, Signature};
 use crate::parity::{Array, Case};
+use crate::quant::{Graph, Hook};
 use crate::run::TrainOptions;
 use crate::systems::{Parity, Trained, to_tensor};
 
@@ -238,6 +239,31 @@ pub fn parity_cases_of<'a>(
                     .iter()
                     .zip(EXITS)
                     .map(|(t, name)| Ok(Array::new(name, &[1, CLASSES], values(t)?)))
+                    .collect::<Result<Vec<_>>>()?,
+            })
+        })
+        .collect()
+}
+
+/// The parity cases of a model with the net's inputs and outputs read back as a [`Graph`]
+/// (quantized or pruned): the inputs of `cases` through `graph` with `hook`, in burn.
+pub fn graph_cases(graph: &Graph, hook: &dyn Hook, cases: &[Case]) -> Result<Vec<Case>> {
+    let device = Device::flex();
+    cases
+        .iter()
+        .map(|case| {
+            let x = to_tensor(
+                case.inputs.iter().map(|a| a.data.as_slice()),
+                [1, SIDE, SIDE],
+                &device,
+            );
+            let outs = graph.forward(x, &EXITS, hook)?;
+            Ok(Case {
+                inputs: case.inputs.clone(),
+                outputs: outs
+                    .iter()
+                    .zip(EXITS)
+                    .map(|(v, name)| Ok(Array::new(name, &[1, CLASSES], v.to_vec()?)))
                     .collect::<Result<Vec<_>>>()?,
             })
         })

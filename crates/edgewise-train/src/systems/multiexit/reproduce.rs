@@ -56,25 +56,21 @@ fn time_wasm(
     let bytes: Vec<u8> = set.images.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&images, bytes)?;
     let list: Vec<String> = thresholds.iter().map(|t| t.to_string()).collect();
-    let status = std::process::Command::new("node")
-        .arg("tests/bench/exits.mjs")
-        .arg("--model")
-        .arg(&model_path)
-        .arg("--images")
-        .arg(&images)
-        .args(["--n", &set.n.to_string(), "--thresholds", &list.join(",")])
-        .args(["--rounds", &rounds.to_string()])
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .map_err(|e| anyhow::anyhow!("could not start node for the wasm timing: {e}"))?;
-    if !status.success() {
-        bail!(
-            "tests/bench/exits.mjs failed ({status}): the wasm timing needs the built package \
-             (cargo xtask build)"
-        );
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    let args = vec![
+        "--model".to_string(),
+        model_path.display().to_string(),
+        "--images".into(),
+        images.display().to_string(),
+        "--n".into(),
+        set.n.to_string(),
+        "--thresholds".into(),
+        list.join(","),
+        "--rounds".into(),
+        rounds.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    let doc = crate::systems::node_json("tests/bench/exits.mjs", &args, &out)?;
     let number = |v: &serde_json::Value, what: &str| {
         v.as_f64()
             .ok_or_else(|| anyhow::anyhow!("{}: no number for {what}", out.display()))
