@@ -232,7 +232,10 @@ impl Structure {
             });
         }
         if !prunable.iter().any(|&p| p) {
-            bail!("no layer of the model can lose filters (see crate::prune::structure)");
+            bail!(
+                "no layer of the model can lose filters: a Conv or ConvTranspose can when its \
+                 output reaches only other weight layers, through channel-wise ops"
+            );
         }
         Ok(Structure {
             layers,

@@ -185,6 +185,17 @@ pub fn quick_options(out: &Path) -> TrainOptions {
     }
 }
 
+/// Quick options (seed 0, writing under a temporary folder named after `tag`) that read the
+/// shipped models of `onnx/`: for the tests of the tools that start from a trained model.
+#[cfg(test)]
+pub(crate) fn shipped_options(tag: &str) -> TrainOptions {
+    let out = std::env::temp_dir().join(format!("edgewise-{tag}-{}", std::process::id()));
+    TrainOptions {
+        onnx_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx"),
+        ..quick_options(&out)
+    }
+}
+
 /// Quick-trains `system` (seed 0) into `out`, writes `out/<system>.onnx` and the parity cases
 /// `out/<system>.json`, and checks tract against burn on them.
 pub fn parity(system: &str, out: &Path) -> Result<Vec<(String, f32)>> {

@@ -20,7 +20,8 @@ pub struct SnfLayer {
     pub filters: usize,
     /// Its input channels when they do not come from a layer.
     pub in_channels: usize,
-    /// The layer whose filters are its input channels, if any.
+    /// The layer whose filters are its input channels, or `null`.
+    #[tsify(type = "number | null")]
     pub from: Option<usize>,
     /// Multiply-accumulates per (filter, input channel) pair.
     pub unit: u64,

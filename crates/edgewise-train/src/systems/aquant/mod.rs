@@ -339,11 +339,7 @@ mod tests {
     use super::*;
 
     fn options() -> TrainOptions {
-        let out = std::env::temp_dir().join(format!("edgewise-aquant-{}", std::process::id()));
-        TrainOptions {
-            onnx_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx"),
-            ..crate::systems::quick_options(&out)
-        }
+        crate::systems::shipped_options(NAME)
     }
 
     #[test]

@@ -23,6 +23,8 @@ struct Pruning {
     method: Method,
     metric: f64,
     seeds: Vec<f64>,
+    /// Each seed's widths.
+    seed_widths: Vec<Vec<usize>>,
     cost: f64,
     flops: u64,
     widths: Vec<usize>,
@@ -151,6 +153,7 @@ pub fn reproduce(options: &TrainOptions, results: &Path) -> Result<()> {
             let config = Config::new(options, target, method, BUDGET);
             let mut first = None;
             let mut seeds = vec![];
+            let mut seed_widths = vec![];
             for k in 0..if options.quick { 1 } else { SEEDS } {
                 let seeded = TrainOptions {
                     seed: options.seed + k,
@@ -172,6 +175,7 @@ pub fn reproduce(options: &TrainOptions, results: &Path) -> Result<()> {
                     bail!("{} {}: over the budget", target.id, method.id());
                 }
                 seeds.push(outcome.metric);
+                seed_widths.push(outcome.pruned.widths.clone());
                 first.get_or_insert(outcome);
             }
             let outcome = first.context("no seed ran")?;
@@ -193,6 +197,7 @@ pub fn reproduce(options: &TrainOptions, results: &Path) -> Result<()> {
                 method,
                 metric: seeds.iter().sum::<f64>() / seeds.len() as f64,
                 seeds,
+                seed_widths,
                 cost: outcome.pruned.cost,
                 flops: outcome.pruned.flops,
                 widths: outcome.pruned.widths.clone(),
@@ -255,6 +260,36 @@ fn widths_figure(rows: &[Row], path: &Path) -> Result<()> {
         ("prunable layer", "filters"),
         true,
         path,
+    )
+}
+
+/// For a missed part: the worst seed's narrowest layer, which the count search judges before
+/// fine-tuning.
+fn narrowest(r: &Row, p: &Pruning) -> String {
+    let Some((worst, widths)) = p
+        .seeds
+        .iter()
+        .zip(&p.seed_widths)
+        .min_by(|a, b| a.0.total_cmp(b.0))
+    else {
+        return String::new();
+    };
+    let Some(k) = (0..widths.len())
+        .filter(|&i| r.prunable[i])
+        .min_by(|&a, &b| {
+            let share = |i: usize| widths[i] as f64 / r.full_widths[i] as f64;
+            share(a).total_cmp(&share(b))
+        })
+    else {
+        return String::new();
+    };
+    format!(
+        ". Its worst seed ({worst:.4}) kept {} of {}'s {} filters: the search ranks each \
+         layer's counts by the output error before fine-tuning, which does not show what \
+         fine-tuning recovers, and cut that layer furthest",
+        widths[k],
+        r.names[k].trim_end_matches(".conv"),
+        r.full_widths[k]
     )
 }
 
@@ -342,6 +377,31 @@ fn markdown(
     }
     writeln!(
         w,
+        "\nSNF's counts per seed (prunable layers in order) and the metric of each:\n"
+    )?;
+    for r in rows {
+        let Some(p) = r.of(Method::Snf) else { continue };
+        let seeds: Vec<String> = p
+            .seed_widths
+            .iter()
+            .zip(&p.seeds)
+            .enumerate()
+            .map(|(k, (widths, m))| {
+                let kept: Vec<String> = (0..widths.len())
+                    .filter(|&i| r.prunable[i])
+                    .map(|i| widths[i].to_string())
+                    .collect();
+                format!(
+                    "seed {}: {} → {m:.4}",
+                    options.seed + k as u64,
+                    kept.join("·")
+                )
+            })
+            .collect();
+        writeln!(w, "- {}: {}", r.target, seeds.join("; "))?;
+    }
+    writeln!(
+        w,
         "\n## Latency of multiexit and its prunings\n\nOne 16×16 glyph per call, each model's \
          fastest of {} interleaved rounds; natively on the runtime (tract) and in wasm (the npm \
          package in Node, `tests/bench/latency.mjs`), on this machine.\n",
@@ -392,10 +452,12 @@ fn markdown(
                 .map(|q| format!("{} {:+.2}", q.method.id(), 100.0 * (q.metric - r.full)))
                 .collect();
             misses.push(format!(
-                "{} lost {drop:.2} pts with SNF, the mean of {} seeds ({} pts with the baselines)",
+                "{} lost {drop:.2} pts with SNF, the mean of {} seeds ({} pts with the \
+                 baselines){}",
                 r.target,
                 p.seeds.len(),
-                others.join(", ")
+                others.join(", "),
+                narrowest(r, p)
             ));
         }
     }
