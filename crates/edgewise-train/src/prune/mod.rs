@@ -32,13 +32,13 @@ pub struct Pruned {
     pub flops: u64,
 }
 
-/// Prunes `graph` (one `[c, h, w]` image per batch row) by `method` to at most `budget` of
-/// its operations, choosing counts on `calibration` (SNF) and fine-tuning on `train` (none
-/// when `schedule.steps` is 0), to reproduce `outputs`.
+/// Prunes `graph`, whose structure is `s`, by `method` to at most `budget` of its
+/// operations, choosing counts on `calibration` (SNF) and fine-tuning on `train` (none when
+/// `schedule.steps` is 0), to reproduce `outputs`.
 #[allow(clippy::too_many_arguments)]
 pub fn prune(
     graph: &Graph,
-    item: [usize; 3],
+    s: &Structure,
     method: Method,
     budget: f64,
     calibration: &[Tensor<4>],
@@ -46,10 +46,9 @@ pub fn prune(
     outputs: &[&str],
     schedule: &Schedule,
 ) -> Result<Pruned> {
-    let s = Structure::of(graph, item)?;
-    let widths = search::widths(graph, &s, method, budget, calibration, outputs)?;
+    let widths = search::widths(graph, s, method, budget, calibration, outputs)?;
     let keep = search::strongest(&search::norms(graph), &widths);
-    let mut bytes = rewrite::slice(graph, &s, &keep)?;
+    let mut bytes = rewrite::slice(graph, s, &keep)?;
     if schedule.steps > 0 {
         let pruned = Graph::read(&bytes)?;
         bytes = finetune::finetune(&pruned, graph, train, outputs, schedule, method.id())?;

@@ -109,7 +109,7 @@ pub fn run(
     let train = target.calibration(config.batches, options.seed + 1, &device)?;
     let pruned = prune::prune(
         &full,
-        target.item,
+        &structure,
         config.method,
         config.budget,
         &calibration,
